@@ -1,0 +1,173 @@
+//! Configuration: defaults < a TOML file < `ISAC_RELAY_*` environment variables (`__` nests,
+//! e.g. `ISAC_RELAY_TAXII__MAX_PAGE_SIZE`) < command-line flags. `config.example.toml`
+//! documents every key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The data directory: the embedded database lives here.
+    pub data: PathBuf,
+    /// The address `serve` listens on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    pub taxii: TaxiiConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaxiiConfig {
+    pub api_root: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub contact: Option<String>,
+    pub max_content_length: usize,
+    pub default_page_size: usize,
+    pub max_page_size: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let relay = relay_core::RelayConfig::default();
+        let server = server::ServerConfig::default();
+        Config {
+            data: PathBuf::from("./isac-relay-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            taxii: TaxiiConfig {
+                api_root: server.api_root,
+                title: server.title,
+                description: server.description,
+                contact: server.contact,
+                max_content_length: relay.max_content_length,
+                default_page_size: relay.page_limits.default,
+                max_page_size: relay.page_limits.max,
+            },
+        }
+    }
+}
+
+/// Values given on the command line; `None` leaves the lower layers' value.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+}
+
+/// Environment variables that are read elsewhere and are not configuration keys.
+const NOT_KEYS: &[&str] = &["admin_token"];
+
+pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, Box<figment::Error>> {
+    let mut fig = Figment::from(Serialized::defaults(Config::default()));
+    if let Some(path) = file {
+        // A named file must exist: a typo in --config must not silently fall back to defaults.
+        if !path.is_file() {
+            return Err(Box::new(figment::Error::from(format!(
+                "the configuration file {} does not exist",
+                path.display()
+            ))));
+        }
+        fig = fig.merge(Toml::file_exact(path));
+    }
+    fig.merge(Env::prefixed("ISAC_RELAY_").split("__").ignore(NOT_KEYS))
+        .merge(Serialized::defaults(overrides))
+        .extract()
+        .map_err(Box::new)
+}
+
+impl Config {
+    pub fn relay(&self) -> relay_core::RelayConfig {
+        relay_core::RelayConfig {
+            max_content_length: self.taxii.max_content_length,
+            page_limits: relay_core::query::PageLimits {
+                default: self.taxii.default_page_size,
+                max: self.taxii.max_page_size,
+            },
+        }
+    }
+
+    pub fn server(&self) -> server::ServerConfig {
+        server::ServerConfig {
+            api_root: self.taxii.api_root.clone(),
+            title: self.taxii.title.clone(),
+            description: self.taxii.description.clone(),
+            contact: self.taxii.contact.clone(),
+        }
+    }
+
+    /// Checks what the types alone do not.
+    pub fn check(&self) -> Result<(), String> {
+        let t = &self.taxii;
+        if t.max_content_length == 0 {
+            return Err("taxii.max_content_length must be greater than 0".into());
+        }
+        if t.default_page_size == 0 || t.max_page_size == 0 || t.default_page_size > t.max_page_size
+        {
+            return Err("taxii.default_page_size and taxii.max_page_size must be positive, the default no larger than the maximum".into());
+        }
+        let name_ok = !t.api_root.is_empty()
+            && t.api_root
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !name_ok {
+            return Err(format!(
+                "taxii.api_root '{}' must be letters, digits, '-' or '_'",
+                t.api_root
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+// figment's test jail returns its own (large) error type.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_documents_the_defaults() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config.example.toml");
+        let loaded: Config = Figment::new()
+            .merge(Toml::file_exact(&example))
+            .extract()
+            .expect("config.example.toml loads");
+        assert_eq!(loaded, Config::default());
+    }
+
+    #[test]
+    fn layers_override_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("relay.toml", "listen = \"127.0.0.1:9000\"\n[taxii]\nmax_page_size = 50\ndefault_page_size = 10\n")?;
+            jail.set_env("ISAC_RELAY_TAXII__MAX_PAGE_SIZE", "70");
+            jail.set_env("ISAC_RELAY_ADMIN_TOKEN", "not-a-config-key-and-ignored");
+            let c = load(Some(Path::new("relay.toml")), &Overrides::default()).unwrap();
+            assert_eq!(c.listen.port(), 9000);
+            assert_eq!(c.taxii.max_page_size, 70);
+            assert_eq!(c.taxii.default_page_size, 10);
+            let flags = Overrides {
+                listen: Some("127.0.0.1:0".parse().unwrap()),
+                data: None,
+            };
+            let c = load(Some(Path::new("relay.toml")), &flags).unwrap();
+            assert_eq!(c.listen.port(), 0);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_missing_files_are_errors() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "lisen = \"127.0.0.1:9000\"\n")?;
+            assert!(load(Some(Path::new("bad.toml")), &Overrides::default()).is_err());
+            assert!(load(Some(Path::new("missing.toml")), &Overrides::default()).is_err());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,236 @@
+//! `isac-relay`: the one binary. It parses the command line, loads the configuration, wires the
+//! concrete store to the services and the HTTP front end, and supervises the server. Errors
+//! meet `anyhow` here and nowhere else.
+
+mod config;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use relay_core::{NewFeed, Relay};
+use store::SqliteStore;
+
+use crate::config::{Config, Overrides};
+
+#[derive(Parser)]
+#[command(
+    name = "isac-relay",
+    version,
+    about = "The ISAC's information relay: STIX 2.1 over TAXII 2.1"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct DataArgs {
+    /// The data directory [default: ./isac-relay-data]
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// A TOML configuration file (see config.example.toml)
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the relay server.
+    Serve {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Address to listen on [default: 127.0.0.1:8080]; port 0 picks a free port
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Manage feeds (TAXII collections) on a data directory while the server is stopped.
+    Feed {
+        #[command(subcommand)]
+        command: FeedCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum FeedCommand {
+    /// Create a feed.
+    Add {
+        /// The feed's name (letters, digits, '_', '-', '.'), also its collection title
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// List the feeds: name, collection id, description.
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ISAC_RELAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(args: &DataArgs, listen: Option<std::net::SocketAddr>) -> Result<Config> {
+    let overrides = Overrides {
+        data: args.data.clone(),
+        listen,
+    };
+    let config =
+        config::load(args.config.as_deref(), &overrides).context("invalid configuration")?;
+    if let Err(msg) = config.check() {
+        bail!("invalid configuration: {msg}");
+    }
+    Ok(config)
+}
+
+/// Opens the store in the data directory (creating it) and the services over it.
+async fn open(config: &Config) -> Result<(Relay, Arc<SqliteStore>)> {
+    std::fs::create_dir_all(&config.data)
+        .with_context(|| format!("cannot create the data directory {}", config.data.display()))?;
+    let store = Arc::new(SqliteStore::open(&config.data)?);
+    let relay = Relay::open(store.clone(), config.relay()).await?;
+    relay.ensure_default_feeds().await?;
+    Ok((relay, store))
+}
+
+fn say(line: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")?;
+    out.flush()?;
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve { data, listen } => serve(load_config(&data, listen)?).await,
+        Command::Feed { command } => match command {
+            FeedCommand::Add {
+                name,
+                description,
+                data,
+            } => {
+                let config = load_config(&data, None)?;
+                offline(&config, |relay| async move {
+                    let feed = relay
+                        .add_feed(&Relay::local_admin(), NewFeed { name, description })
+                        .await?;
+                    say(&format!(
+                        "created feed {} (collection {})",
+                        feed.name, feed.id
+                    ))
+                })
+                .await
+            }
+            FeedCommand::List { data } => {
+                let config = load_config(&data, None)?;
+                offline(&config, |relay| async move {
+                    for f in relay.list_feeds(&Relay::local_admin()).await? {
+                        say(&format!(
+                            "{}\t{}\t{}",
+                            f.name,
+                            f.id,
+                            f.description.unwrap_or_default()
+                        ))?;
+                    }
+                    Ok(())
+                })
+                .await
+            }
+        },
+    }
+}
+
+/// Runs one administrative action on the data directory and closes the store cleanly.
+async fn offline<F, Fut>(config: &Config, action: F) -> Result<()>
+where
+    F: FnOnce(Relay) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let (relay, store) = open(config).await?;
+    let result = action(relay).await;
+    relay_core::Store::close(store.as_ref()).await;
+    result
+}
+
+async fn serve(config: Config) -> Result<()> {
+    let (relay, store) = open(&config).await?;
+    let chosen = std::env::var("ISAC_RELAY_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    if let Some(token) = relay.bootstrap_admin(chosen.as_deref()).await? {
+        if chosen.is_some() {
+            say("created the administrator 'admin' with the token from ISAC_RELAY_ADMIN_TOKEN")?;
+        } else {
+            say("created the administrator 'admin'; its API token is shown only this once:")?;
+            say(&format!("admin token: {token}"))?;
+        }
+    }
+    let app = server::App::build(config.listen, relay, config.server())
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = app.local_addr()?;
+    tracing::info!(data = %display_dir(&config.data), "serving");
+    say(&format!("listening on http://{addr}"))?;
+    let served = app.serve(shutdown_signal()).await;
+    relay_core::Store::close(store.as_ref()).await;
+    served.context("the server stopped with an error")
+}
+
+fn display_dir(p: &Path) -> String {
+    p.canonicalize()
+        .unwrap_or_else(|_| p.to_owned())
+        .display()
+        .to_string()
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,42 @@
+//! The error every service returns, shaped by what the caller does next. Front ends map it to
+//! their own form (a TAXII error message with an HTTP status, a CLI message) in one place.
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No credentials, or credentials that match no live token.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// The caller is known but may not do this. Never used to hide a feed's existence: a feed
+    /// the caller cannot read is `NotFound`.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The request itself is malformed (a bad filter value, unreadable JSON).
+    #[error("{0}")]
+    Invalid(String),
+    /// The request is well-formed but cannot be carried out as asked.
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("request body is larger than the {limit} bytes this server accepts")]
+    TooLarge { limit: usize },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(#[source] StoreError),
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(m) => Error::NotFound(m),
+            StoreError::Conflict(m) => Error::Conflict(m),
+            StoreError::Unavailable(m) => Error::Unavailable(m),
+            other @ StoreError::Internal(_) => Error::Internal(other),
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! Authentication of a request: reads the Authorization header (Bearer, or Basic with the
+//! token as password) and asks the relay for the principal. Authorization is not decided here.
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use base64::Engine as _;
+use relay_core::service::Credentials;
+use relay_core::{Error, Principal};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The authenticated caller of a request.
+pub struct Caller(pub Principal);
+
+fn credentials(parts: &Parts) -> Option<Credentials> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token") {
+        return Some(Credentials::Bearer(rest.to_owned()));
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest)
+            .ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        let (user, password) = text.split_once(':')?;
+        return Some(Credentials::Basic {
+            user: user.to_owned(),
+            password: password.to_owned(),
+        });
+    }
+    None
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let creds = credentials(parts).ok_or(Error::Unauthenticated)?;
+        Ok(Caller(state.relay.authenticate(&creds).await?))
+    }
+}

@@ -1,0 +1,102 @@
+//! The relay's HTTP front end. It owns routing, content negotiation, authentication of
+//! requests and the mapping of service results to TAXII 2.1 responses. It holds no business
+//! rules and no storage: every handler calls one `relay_core::Relay` service.
+
+mod auth;
+mod error;
+mod media;
+mod taxii;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use relay_core::Relay;
+use tokio::net::TcpListener;
+
+pub use error::ApiError;
+
+/// Settings of the HTTP front end.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The name of the one API root; it is served at `/taxii2/{name}/`.
+    pub api_root: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub contact: Option<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            api_root: "isac".into(),
+            title: "isac-relay".into(),
+            description: Some("The ISAC's information relay".into()),
+            contact: None,
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub relay: Relay,
+    pub config: Arc<ServerConfig>,
+}
+
+impl AppState {
+    /// The API root's path, with its leading and trailing slash.
+    pub fn api_root_path(&self) -> String {
+        format!("/taxii2/{}/", self.config.api_root)
+    }
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    taxii::router(&state)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            error::panic_response,
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// A bound server, ready to serve.
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl App {
+    /// Binds the listener (port 0 picks a free port) and builds the routes.
+    pub async fn build(
+        listen: SocketAddr,
+        relay: Relay,
+        config: ServerConfig,
+    ) -> std::io::Result<App> {
+        let listener = TcpListener::bind(listen).await?;
+        let state = AppState {
+            relay,
+            config: Arc::new(config),
+        };
+        Ok(App {
+            listener,
+            router: router(state),
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
