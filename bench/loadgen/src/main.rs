@@ -1,1 +1,269 @@
-fn main() {}
+//! Load generator for the TAXII 2.1 benchmarks in `bench/`. It drives any TAXII 2.1 server (the
+//! relay or a peer) with the same workload and prints one JSON line of figures per run, so that
+//! `bench/run.sh` can put servers side by side. Request bodies are built before the clock
+//! starts and responses are not parsed beyond what paging needs, so that the generator is not
+//! the bottleneck.
+
+use std::io::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
+use serde_json::{Value, json};
+
+const TAXII: &str = "application/taxii+json;version=2.1";
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Args, Clone)]
+struct Target {
+    /// The collection's objects URL, ending in `/objects/`.
+    #[arg(long)]
+    url: String,
+    /// Bearer token.
+    #[arg(long)]
+    token: Option<String>,
+    /// HTTP Basic credentials as USER:PASSWORD.
+    #[arg(long)]
+    basic: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// POST `count` objects in envelopes of `batch`, from `concurrency` clients.
+    Ingest {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long, default_value_t = 100_000)]
+        count: usize,
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Stop after this many seconds even if not all was posted (for slow peers).
+        #[arg(long)]
+        budget: Option<f64>,
+        /// Post a mix of types (90% indicator, 5% malware, 5% relationship) instead of
+        /// indicators only.
+        #[arg(long)]
+        mix: bool,
+    },
+    /// GET every object of the collection with `limit`, following `next`.
+    Page {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        budget: Option<f64>,
+    },
+    /// `requests` GETs filtered by `match[type]` and a random `added_after` between `from` and
+    /// `to` (RFC 3339), sequentially; prints latency percentiles.
+    Filtered {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long, default_value_t = 1000)]
+        requests: usize,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long, default_value = "indicator,malware")]
+        types: String,
+    },
+}
+
+fn client(t: &Target) -> Result<reqwest::Client> {
+    let mut h = HeaderMap::new();
+    h.insert(ACCEPT, HeaderValue::from_static(TAXII));
+    if let Some(tok) = &t.token {
+        h.insert("authorization", HeaderValue::from_str(&format!("Bearer {tok}"))?);
+    } else if let Some(b) = &t.basic {
+        use base64::Engine as _;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(b.as_bytes());
+        h.insert("authorization", HeaderValue::from_str(&format!("Basic {encoded}"))?);
+    }
+    Ok(reqwest::Client::builder()
+        .default_headers(h)
+        .pool_max_idle_per_host(64)
+        .timeout(Duration::from_secs(600))
+        .build()?)
+}
+
+fn object(i: usize, mix: bool) -> Value {
+    let id = uuid::Uuid::new_v4();
+    let ts = "2026-01-01T00:00:00.000Z";
+    let kind = if mix { i % 20 } else { 0 };
+    match kind {
+        18 => json!({
+            "type": "malware", "spec_version": "2.1", "id": format!("malware--{id}"),
+            "created": ts, "modified": ts, "name": format!("family {i}"), "is_family": true
+        }),
+        19 => json!({
+            "type": "relationship", "spec_version": "2.1", "id": format!("relationship--{id}"),
+            "created": ts, "modified": ts, "relationship_type": "indicates",
+            "source_ref": format!("indicator--{}", uuid::Uuid::new_v4()),
+            "target_ref": format!("malware--{}", uuid::Uuid::new_v4())
+        }),
+        _ => {
+            let ip = format!("198.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+            json!({
+                "type": "indicator", "spec_version": "2.1", "id": format!("indicator--{id}"),
+                "created": ts, "modified": ts, "name": format!("C2: {ip}"),
+                "description": "Command and control server observed by a member's sandbox",
+                "indicator_types": ["malicious-activity"],
+                "pattern": format!("[ipv4-addr:value = '{ip}']"), "pattern_type": "stix",
+                "valid_from": ts, "labels": ["c2"], "confidence": 80
+            })
+        }
+    }
+}
+
+fn report(v: Value) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{v}")?;
+    Ok(())
+}
+
+async fn ingest(t: Target, count: usize, batch: usize, concurrency: usize, budget: Option<f64>, mix: bool) -> Result<()> {
+    let http = client(&t)?;
+    let envelopes = count.div_ceil(batch);
+    // Bodies are built ahead in chunks handed out through a shared counter.
+    let bodies: Arc<Vec<String>> = Arc::new(
+        (0..envelopes)
+            .map(|e| {
+                let objs: Vec<Value> = (e * batch..((e + 1) * batch).min(count)).map(|i| object(i, mix)).collect();
+                json!({ "objects": objs }).to_string()
+            })
+            .collect(),
+    );
+    let next = Arc::new(AtomicUsize::new(0));
+    let posted = Arc::new(AtomicUsize::new(0));
+    let deadline = budget.map(|b| Instant::now() + Duration::from_secs_f64(b));
+    let start = Instant::now();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (http, bodies, next, posted, url) = (http.clone(), bodies.clone(), next.clone(), posted.clone(), t.url.clone());
+            tokio::spawn(async move {
+                loop {
+                    if deadline.is_some_and(|d| Instant::now() > d) {
+                        return Ok::<(), anyhow::Error>(());
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(body) = bodies.get(i) else { return Ok(()) };
+                    let r = http.post(&url).header(CONTENT_TYPE, TAXII).body(body.clone()).send().await?;
+                    let status = r.status();
+                    let text = r.text().await?;
+                    if status.as_u16() != 202 {
+                        bail!("POST answered {status}: {text}");
+                    }
+                    let s: Value = serde_json::from_str(&text)?;
+                    let ok = s["success_count"].as_u64().unwrap_or(0) as usize;
+                    posted.fetch_add(ok, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await??;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let n = posted.load(Ordering::Relaxed);
+    report(json!({"phase": "ingest", "objects": n, "secs": secs, "rate": n as f64 / secs, "complete": n == count}))
+}
+
+async fn page(t: Target, limit: usize, budget: Option<f64>) -> Result<()> {
+    let http = client(&t)?;
+    let deadline = budget.map(|b| Instant::now() + Duration::from_secs_f64(b));
+    let start = Instant::now();
+    let (mut objects, mut pages) = (0usize, 0usize);
+    let mut next: Option<String> = None;
+    let complete = loop {
+        let mut req = http.get(&t.url).query(&[("limit", limit.to_string())]);
+        if let Some(n) = &next {
+            req = req.query(&[("next", n)]);
+        }
+        let r = req.send().await?;
+        let status = r.status();
+        let text = r.text().await?;
+        if status.as_u16() != 200 {
+            bail!("GET answered {status}: {text}");
+        }
+        let env: Value = serde_json::from_str(&text).context("envelope")?;
+        objects += env["objects"].as_array().map_or(0, Vec::len);
+        pages += 1;
+        match (env["more"].as_bool(), env["next"].as_str()) {
+            (Some(true), Some(n)) => next = Some(n.to_owned()),
+            (Some(true), None) => bail!("more without next"),
+            _ => break true,
+        }
+        if deadline.is_some_and(|d| Instant::now() > d) {
+            break false;
+        }
+    };
+    let secs = start.elapsed().as_secs_f64();
+    report(json!({"phase": "page", "objects": objects, "pages": pages, "secs": secs, "rate": objects as f64 / secs, "complete": complete}))
+}
+
+fn parse_ts(s: &str) -> Result<i64> {
+    Ok(s.parse::<jiff::Timestamp>().with_context(|| format!("timestamp {s}"))?.as_microsecond())
+}
+
+fn fmt_ts(micros: i64) -> Result<String> {
+    Ok(jiff::Timestamp::from_microsecond(micros)?.strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string())
+}
+
+async fn filtered(t: Target, requests: usize, limit: usize, from: String, to: String, types: String) -> Result<()> {
+    let http = client(&t)?;
+    let (lo, hi) = (parse_ts(&from)?, parse_ts(&to)?);
+    let types: Vec<&str> = types.split(',').collect();
+    // The random points are drawn before timing; a fixed stride keeps runs comparable.
+    let queries: Vec<(String, String)> = (0..requests)
+        .map(|i| {
+            let at = lo + ((hi - lo) as i128 * ((i * 7919) % requests) as i128 / requests as i128) as i64;
+            Ok((types[i % types.len()].to_owned(), fmt_ts(at)?))
+        })
+        .collect::<Result<_>>()?;
+    let mut lat = Vec::with_capacity(requests);
+    let mut returned = 0usize;
+    for (ty, after) in queries {
+        let t0 = Instant::now();
+        let r = http
+            .get(&t.url)
+            .query(&[("match[type]", ty.as_str()), ("added_after", after.as_str()), ("limit", &limit.to_string())])
+            .send()
+            .await?;
+        let status = r.status();
+        let body = r.bytes().await?;
+        lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+        if status.as_u16() != 200 {
+            bail!("GET answered {status}: {}", String::from_utf8_lossy(&body));
+        }
+        returned += body.len();
+    }
+    lat.sort_by(f64::total_cmp);
+    let pct = |p: f64| lat[((lat.len() as f64 * p).ceil() as usize).saturating_sub(1).min(lat.len() - 1)];
+    report(json!({"phase": "filtered", "requests": requests, "bytes": returned, "p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": pct(1.0)}))
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    match Cli::parse().command {
+        Cmd::Ingest { target, count, batch, concurrency, budget, mix } => {
+            ingest(target, count, batch, concurrency, budget, mix).await
+        }
+        Cmd::Page { target, limit, budget } => page(target, limit, budget).await,
+        Cmd::Filtered { target, requests, limit, from, to, types } => {
+            filtered(target, requests, limit, from, to, types).await
+        }
+    }
+}

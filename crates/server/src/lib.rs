@@ -55,11 +55,30 @@ impl AppState {
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     taxii::router(&state)
+        .layer(axum::middleware::from_fn(close_after_refused_body))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             error::panic_response,
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// A request refused before its body was read (too large, unauthenticated, wrong media type)
+/// leaves the unread body on the connection; the answer says `Connection: close` so that
+/// keep-alive clients open a new connection instead of finding this one closed under them.
+async fn close_after_refused_body(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::http::header;
+    let has_body = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() != b"0")
+        || req.headers().contains_key(header::TRANSFER_ENCODING);
+    let mut resp = next.run(req).await;
+    if has_body && (resp.status().is_client_error() || resp.status().is_server_error()) {
+        resp.headers_mut()
+            .insert(header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+    }
+    resp
 }
 
 /// A bound server, ready to serve.

@@ -29,9 +29,18 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route(&at("status/{id}/"), get(status))
         .route(&at("collections/"), get(collections))
         .route(&at("collections/{cid}/"), get(collection))
-        .route(&at("collections/{cid}/objects/"), get(get_objects).post(add_objects))
-        .route(&at("collections/{cid}/objects/{oid}/"), get(get_object).delete(delete_object))
-        .route(&at("collections/{cid}/objects/{oid}/versions/"), get(versions))
+        .route(
+            &at("collections/{cid}/objects/"),
+            get(get_objects).post(add_objects),
+        )
+        .route(
+            &at("collections/{cid}/objects/{oid}/"),
+            get(get_object).delete(delete_object),
+        )
+        .route(
+            &at("collections/{cid}/objects/{oid}/versions/"),
+            get(versions),
+        )
         .route(&at("collections/{cid}/manifest/"), get(manifest))
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)

@@ -270,7 +270,7 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteJob>) {
     }
     // The queue is closed: fold the WAL back into the database so that the data directory is
     // one clean file.
-    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA optimize;") {
+    if let Err(e) = conn.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);") {
         tracing::warn!(error = %e, "checkpoint on close failed");
     }
 }
@@ -474,12 +474,14 @@ impl Store for SqliteStore {
 
     async fn close(&self) {
         let taken = self.writer.lock().ok().and_then(|mut w| w.take());
+        // Readers first, so that the writer's connection is the last one and its checkpoint
+        // leaves one clean database file.
+        if let Ok(mut idle) = self.readers.idle.lock() {
+            idle.clear();
+        }
         if let Some((sender, handle)) = taken {
             drop(sender);
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;
-        }
-        if let Ok(mut idle) = self.readers.idle.lock() {
-            idle.clear();
         }
     }
 }

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The foundation benchmark: isac-relay against medallion (the OASIS reference TAXII 2.1 server,
+# memory backend) on loopback, same workload, same load generator, one run; prints a table of
+# figures and ratios.
+#
+#   bash bench/run.sh                 # the full workload (about 10 minutes, most of it medallion)
+#   BENCH_INGEST=20000 BENCH_BIG=200000 bash bench/run.sh   # a quicker look
+#
+# Workload: (a) ingest BENCH_INGEST indicators in envelopes of 100 from 4 clients; (b) page
+# through all of them with limit=100; (c) 1,000 filtered GETs (match[type], added_after) on a
+# collection of BENCH_BIG objects, isac-relay alone (medallion keeps everything in one Python
+# dict and scans it per request; it cannot hold that many in useful time). Medallion gets a
+# time budget per phase (BENCH_MEDALLION_BUDGET seconds): its rate is measured on what it did
+# within it, which flatters it, since it slows down as its collection grows.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N=${BENCH_INGEST:-100000}
+BIG=${BENCH_BIG:-1000000}
+MED_BUDGET=${BENCH_MEDALLION_BUDGET:-240}
+TOKEN=isr_bench-token-0123456789abcdefghijklmnop
+
+cargo build --release -q -p isac-relay -p loadgen
+RELAY=target/release/isac-relay
+LG=target/release/loadgen
+OUT=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$OUT"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now() { date -u +%Y-%m-%dT%H:%M:%S.%6NZ; }
+
+# isac-relay, with two feeds: BENCH for (a)/(b), BIG for (c).
+$RELAY feed add BENCH --data "$OUT/relay" >/dev/null
+$RELAY feed add BIG --data "$OUT/relay" >/dev/null
+ISAC_RELAY_ADMIN_TOKEN=$TOKEN $RELAY serve --data "$OUT/relay" --listen 127.0.0.1:0 >"$OUT/relay.out" 2>"$OUT/relay.err" &
+RPID=$!; PIDS+=("$RPID")
+for _ in $(seq 100); do grep -q '^listening on' "$OUT/relay.out" 2>/dev/null && break; sleep 0.1; done
+RURL=$(sed -n 's/^listening on //p' "$OUT/relay.out")
+[ -n "$RURL" ] || { echo "isac-relay did not start"; cat "$OUT/relay.err"; exit 1; }
+R=(--token "$TOKEN")
+RCOL="$RURL/taxii2/isac/collections"
+
+# medallion, from PyPI in its own venv.
+MPORT=$(free_port)
+bash bench/medallion/start.sh "$MPORT" "$OUT/medallion" >"$OUT/medallion.log" 2>&1 &
+PIDS+=("$!")
+for _ in $(seq 600); do
+  curl -sf -u admin:Password0 -H 'Accept: application/taxii+json;version=2.1' "http://127.0.0.1:$MPORT/taxii2/" >/dev/null && break
+  sleep 0.5
+done
+M=(--basic admin:Password0)
+MCOL="http://127.0.0.1:$MPORT/api1/collections/9a7b5b16-1c6a-4e8c-9a4e-4e2a0d6f1c01"
+
+echo "ingest and paging, $N indicators ..." >&2
+$LG ingest --url "$RCOL/BENCH/objects/" "${R[@]}" --count "$N" >"$OUT/r_ingest.json"
+$LG page --url "$RCOL/BENCH/objects/" "${R[@]}" --limit 100 >"$OUT/r_page.json"
+$LG ingest --url "$MCOL/objects/" "${M[@]}" --count "$N" --budget "$MED_BUDGET" >"$OUT/m_ingest.json"
+$LG page --url "$MCOL/objects/" "${M[@]}" --limit 100 --budget "$MED_BUDGET" >"$OUT/m_page.json"
+
+echo "filling a collection with $BIG objects ..." >&2
+FROM=$(now)
+$LG ingest --url "$RCOL/BIG/objects/" "${R[@]}" --count "$BIG" --mix >"$OUT/r_big.json"
+TO=$(now)
+$LG filtered --url "$RCOL/BIG/objects/" "${R[@]}" --requests 1000 --from "$FROM" --to "$TO" --types indicator,malware >"$OUT/r_filtered.json"
+grep -E 'VmRSS|VmHWM' /proc/"$RPID"/status | awk '{print "{\"" $1 "\": " $2 "}"}' | tr -d ':' >"$OUT/r_rss.json"
+du -sk "$OUT/relay" | awk '{print "{\"disk_kb\": " $1 "}"}' >"$OUT/r_disk.json"
+
+python3 - "$OUT" "$N" "$BIG" <<'PY'
+import json, sys, os
+out, n, big = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def j(name):
+    with open(os.path.join(out, name)) as f:
+        d = {}
+        for line in f:
+            d.update(json.loads(line))
+        return d
+ri, rp, mi, mp = j("r_ingest.json"), j("r_page.json"), j("m_ingest.json"), j("m_page.json")
+rb, rf, rss, disk = j("r_big.json"), j("r_filtered.json"), j("r_rss.json"), j("r_disk.json")
+def note(d): return "" if d.get("complete") else f" (budget: {d['objects']} objects in {d['secs']:.0f} s)"
+rows = [
+    ("(a) ingest, objects/s", f"{ri['rate']:,.0f}", f"{mi['rate']:,.0f}{note(mi)}", f"{ri['rate']/mi['rate']:,.1f}x"),
+    ("(b) paging limit=100, objects/s", f"{rp['rate']:,.0f}", f"{mp['rate']:,.0f}{note(mp)}", f"{rp['rate']/mp['rate']:,.1f}x"),
+    (f"(c) filtered GET p50 / p99 at {big:,} objects", f"{rf['p50_ms']:.2f} / {rf['p99_ms']:.2f} ms", "n/a", ""),
+    (f"    fill of {big:,} mixed objects, objects/s", f"{rb['rate']:,.0f}", "", ""),
+    ("    server RSS now / peak", f"{rss['VmRSS']/1024:.0f} / {rss['VmHWM']/1024:.0f} MB", "", ""),
+    ("    data directory on disk", f"{disk['disk_kb']/1024:.0f} MB", "", ""),
+]
+w = [max(len(r[i]) for r in rows + [("workload", "isac-relay", "medallion 3.0.0", "ratio")]) for i in range(4)]
+line = lambda r: "  ".join(c.ljust(w[i]) for i, c in enumerate(r))
+print(line(("workload", "isac-relay", "medallion 3.0.0", "ratio")))
+print(line(tuple("-" * x for x in w)))
+for r in rows: print(line(r))
+print(f"\n(a)/(b): {n:,} indicators, envelopes of 100, 4 posting clients, durable commits (WAL, synchronous=FULL).")
+PY

@@ -1,0 +1,288 @@
+//! The binary as an operator uses it: first start, the listening line, offline feed commands,
+//! configuration layers, clean shutdown, and status resources across restarts.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TAXII, indicator, new_id};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_isac-relay");
+
+/// A relay process started by the tests; killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    /// Lines the server printed on stdout before `listening on`.
+    pub banner: Vec<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The child is waited for in `Server::drop`, or killed there if the banner never came.
+#[allow(clippy::zombie_processes)]
+pub fn start(data: &Path, token: Option<&str>, extra: &[&str], envs: &[(&str, &str)]) -> Server {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve")
+        .arg("--data")
+        .arg(data)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(extra);
+    cmd.env_remove("ISAC_RELAY_ADMIN_TOKEN");
+    if let Some(t) = token {
+        cmd.env("ISAC_RELAY_ADMIN_TOKEN", t);
+    }
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut banner = Vec::new();
+    loop {
+        let line = lines
+            .next()
+            .expect("server printed its listening line")
+            .unwrap();
+        if let Some(addr) = line.strip_prefix("listening on ") {
+            let base = addr.to_owned();
+            // Keep draining stdout so the server never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            return Server {
+                child,
+                base,
+                banner,
+            };
+        }
+        banner.push(line);
+    }
+}
+
+pub fn run_cli(args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("ISAC_RELAY_ADMIN_TOKEN")
+        .output()
+        .unwrap()
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+#[tokio::test]
+async fn first_start_prints_a_working_admin_token_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = {
+        let s = start(dir.path(), None, &[], &[]);
+        let line = s
+            .banner
+            .iter()
+            .find_map(|l| l.strip_prefix("admin token: "))
+            .expect("token printed");
+        let token = line.to_owned();
+        let r = client()
+            .get(format!("{}/taxii2/isac/collections/", s.base))
+            .basic_auth("admin", Some(&token))
+            .header("Accept", TAXII)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        token
+    };
+    // The second start prints no token and the first one still works.
+    let s = start(dir.path(), None, &[], &[]);
+    assert!(
+        s.banner.iter().all(|l| !l.contains("token:")),
+        "{:?}",
+        s.banner
+    );
+    let r = client()
+        .get(format!("{}/taxii2/", s.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // The token is stored only as a hash.
+    let db = std::fs::read(dir.path().join("relay.db")).unwrap();
+    assert!(!db.windows(token.len()).any(|w| w == token.as_bytes()));
+}
+
+#[tokio::test]
+async fn the_admin_token_can_come_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "isr_from-the-environment-0123456789";
+    let s = start(dir.path(), Some(token), &[], &[]);
+    assert!(
+        s.banner.iter().all(|l| !l.contains(token)),
+        "a chosen secret is not echoed"
+    );
+    let r = client()
+        .get(format!("{}/taxii2/", s.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    drop(s);
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(tempfile::tempdir().unwrap().path())
+        .env("ISAC_RELAY_ADMIN_TOKEN", "short")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ISAC_RELAY_ADMIN_TOKEN"));
+}
+
+#[tokio::test]
+async fn feeds_are_managed_offline_and_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("new-subdir");
+    let data_s = data.to_str().unwrap();
+    let out = run_cli(&[
+        "feed",
+        "add",
+        "C2",
+        "--description",
+        "C2 servers",
+        "--data",
+        data_s,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dup = run_cli(&["feed", "add", "C2", "--data", data_s]);
+    assert!(!dup.status.success());
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
+    let bad = run_cli(&["feed", "add", "no spaces", "--data", data_s]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("feed name"));
+
+    let list = run_cli(&["feed", "list", "--data", data_s]);
+    let text = String::from_utf8(list.stdout).unwrap();
+    let names: Vec<&str> = text
+        .lines()
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
+    assert_eq!(names, ["C2", "TEST"]);
+
+    let token = "isr_feeds-test-token-0123456789";
+    let s = start(&data, Some(token), &[], &[]);
+    let cols: Value = client()
+        .get(format!("{}/taxii2/isac/collections/", s.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let titles: Vec<&str> = cols["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["C2", "TEST"]);
+}
+
+#[tokio::test]
+async fn configuration_layers_file_env_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("relay.toml");
+    std::fs::write(
+        &conf,
+        "[taxii]\napi_root = \"fromfile\"\nmax_content_length = 5000\n",
+    )
+    .unwrap();
+    let token = "isr_config-test-token-0123456789";
+    let s = start(
+        &dir.path().join("data"),
+        Some(token),
+        &["--config", conf.to_str().unwrap()],
+        &[("ISAC_RELAY_TAXII__MAX_CONTENT_LENGTH", "7000")],
+    );
+    let root: Value = client()
+        .get(format!("{}/taxii2/fromfile/", s.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(root["max_content_length"], 7000);
+
+    let out = run_cli(&["serve", "--config", "/nonexistent/relay.toml"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/relay.toml"));
+    std::fs::write(&conf, "lisen = \"x\"\n").unwrap();
+    let out = run_cli(&["feed", "list", "--config", conf.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lisen"));
+}
+
+#[tokio::test]
+async fn sigterm_stops_cleanly_and_status_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "isr_restart-test-token-0123456789";
+    let mut s = start(dir.path(), Some(token), &[], &[]);
+    let id = new_id("indicator");
+    let status: Value = client()
+        .post(format!("{}/taxii2/isac/collections/TEST/objects/", s.base))
+        .bearer_auth(token)
+        .header("Accept", TAXII)
+        .header("Content-Type", TAXII)
+        .body(json!({"objects": [indicator(&id, "2024-01-01T00:00:00.000Z")]}).to_string())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pid = s.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let exit = s.child.wait().unwrap();
+    assert!(exit.success(), "clean exit on SIGTERM: {exit:?}");
+    // A clean close folds the write-ahead log into the database.
+    let wal = dir.path().join("relay.db-wal");
+    assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0);
+
+    let s = start(dir.path(), None, &[], &[]);
+    let again: Value = client()
+        .get(format!(
+            "{}/taxii2/isac/status/{}/",
+            s.base,
+            status["id"].as_str().unwrap()
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again, status);
+}

@@ -1,0 +1,181 @@
+//! Test harness: a relay on 127.0.0.1:0 with a fresh data directory, and STIX object makers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use relay_core::{Relay, RelayConfig};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+use store::SqliteStore;
+
+pub const TOKEN: &str = "isr_test-token-0123456789abcdefghij";
+pub const TAXII: &str = "application/taxii+json;version=2.1";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub root: String,
+    pub test_feed: String,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(RelayConfig::default()).await
+}
+
+pub async fn spawn_app_with(config: RelayConfig) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let relay = Relay::open(store, config).await.unwrap();
+    relay.ensure_default_feeds().await.unwrap();
+    relay.bootstrap_admin(Some(TOKEN)).await.unwrap();
+    let app = server::App::build(
+        "127.0.0.1:0".parse().unwrap(),
+        relay,
+        server::ServerConfig::default(),
+    )
+    .await
+    .unwrap();
+    let addr = app.local_addr().unwrap();
+    tokio::spawn(app.serve(std::future::pending()));
+    let mut t = TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        root: format!("http://{addr}/taxii2/isac/"),
+        test_feed: String::new(),
+        _dir: dir,
+    };
+    let cols = t.get_json("collections/").await;
+    t.test_feed = cols["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["title"] == "TEST")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        if path.starts_with('/') {
+            format!("http://{}{path}", self.addr)
+        } else {
+            format!("{}{path}", self.root)
+        }
+    }
+
+    /// A request with the admin's bearer token and the TAXII Accept header.
+    pub fn req(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(TOKEN)
+            .header("Accept", TAXII)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.req(Method::GET, path).send().await.unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let r = self.get(path).await;
+        assert_eq!(r.status(), StatusCode::OK, "GET {path}");
+        r.json().await.unwrap()
+    }
+
+    pub fn objects_path(&self) -> String {
+        format!("collections/{}/objects/", self.test_feed)
+    }
+
+    pub async fn post_envelope(&self, objects: &[Value]) -> Response {
+        self.req(Method::POST, &self.objects_path())
+            .header("Content-Type", TAXII)
+            .body(json!({ "objects": objects }).to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Posts and returns the status resource, asserting 202.
+    pub async fn post_ok(&self, objects: &[Value]) -> Value {
+        let r = self.post_envelope(objects).await;
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        r.json().await.unwrap()
+    }
+
+    /// Every (id, version) in the TEST feed, all versions, via the manifest.
+    pub async fn manifest_all(&self) -> Vec<(String, String)> {
+        let m = self
+            .get_json(&format!(
+                "collections/{}/manifest/?match[version]=all&limit=10000",
+                self.test_feed
+            ))
+            .await;
+        m["objects"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|r| {
+                        (
+                            r["id"].as_str().unwrap().to_owned(),
+                            r["version"].as_str().unwrap().to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Asserts a TAXII error response: the status, the TAXII media type and an error body.
+pub async fn assert_taxii_error(r: Response, status: StatusCode) -> Value {
+    assert_eq!(r.status(), status);
+    assert_eq!(r.headers()["content-type"], TAXII);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["title"].is_string(), "error body has a title: {body}");
+    assert_eq!(body["http_status"], status.as_u16().to_string());
+    body
+}
+
+pub fn new_id(ty: &str) -> String {
+    format!("{ty}--{}", uuid::Uuid::new_v4())
+}
+
+pub fn indicator(id: &str, modified: &str) -> Value {
+    json!({
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": id,
+        "created": "2024-01-01T00:00:00.000Z",
+        "modified": modified,
+        "name": "C2: test",
+        "pattern": "[ipv4-addr:value = '198.51.100.7']",
+        "pattern_type": "stix",
+        "valid_from": "2024-01-01T00:00:00Z"
+    })
+}
+
+pub fn malware(id: &str) -> Value {
+    json!({
+        "type": "malware",
+        "spec_version": "2.1",
+        "id": id,
+        "created": "2024-01-01T00:00:00.000Z",
+        "modified": "2024-01-01T00:00:00.000Z",
+        "name": "Ursnif",
+        "is_family": true
+    })
+}
+
+pub fn ids_of(envelope: &Value) -> Vec<String> {
+    envelope["objects"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|o| o["id"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,8 @@
+//! Integration tests of the relay: the real server on port 0, a temporary data directory, and
+//! a real HTTP client. `taxii` runs the server in-process; `cli` and `crash` run the binary.
+
+mod cli;
+mod crash;
+mod helpers;
+mod paging;
+mod taxii;

@@ -1,0 +1,69 @@
+//! The storage conformance suite: every engine must pass the same tests. `suite` holds them,
+//! written against `dyn Store`; each engine module runs all of them on a fresh store.
+
+mod suite;
+
+mod sqlite {
+    use std::sync::Arc;
+
+    use relay_core::Store;
+    use store::SqliteStore;
+
+    /// A fresh SQLite store in its own temporary directory.
+    pub struct Fresh {
+        pub store: Arc<dyn Store>,
+        pub dir: tempfile::TempDir,
+    }
+
+    pub fn fresh() -> Fresh {
+        let dir = tempfile::tempdir().unwrap();
+        Fresh {
+            store: Arc::new(SqliteStore::open(dir.path()).unwrap()),
+            dir,
+        }
+    }
+
+    macro_rules! on_sqlite {
+        ($($name:ident),* $(,)?) => {$(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let f = fresh();
+                crate::suite::$name(f.store.clone()).await;
+            }
+        )*};
+    }
+
+    on_sqlite!(
+        admin_bootstrap_and_token_lookup,
+        feeds_are_unique_and_found_by_id_or_name,
+        versions_keep_first_and_last_whatever_the_order,
+        duplicates_store_nothing_new,
+        date_added_is_strictly_increasing_under_concurrency,
+        queries_page_by_cursor_and_filter,
+        delete_remarks_first_and_last,
+        status_is_kept,
+        closed_store_refuses_work,
+    );
+
+    #[tokio::test]
+    async fn reopening_keeps_data_and_token_key() {
+        let f = fresh();
+        let key = f.store.token_key().await.unwrap();
+        crate::suite::seed(&f.store).await;
+        f.store.close().await;
+        let again: Arc<dyn Store> = Arc::new(SqliteStore::open(f.dir.path()).unwrap());
+        assert_eq!(again.token_key().await.unwrap(), key);
+        assert!(again.find_feed("TEST").await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        SqliteStore::open(dir.path()).unwrap();
+        let conn = rusqlite::Connection::open(dir.path().join("relay.db")).unwrap();
+        conn.execute_batch("PRAGMA user_version = 999").unwrap();
+        drop(conn);
+        let err = SqliteStore::open(dir.path()).err().expect("refused");
+        assert!(err.to_string().contains("newer"), "{err}");
+    }
+}

@@ -1,0 +1,231 @@
+//! Conformance tests, engine-agnostic: each takes a fresh store.
+
+use std::sync::Arc;
+
+use relay_core::query::{ObjectQuery, VersionFilter};
+use relay_core::status::StatusDraft;
+use relay_core::store::{AddObjects, NewObject};
+use relay_core::{Feed, Store, StoreError};
+use stix::Timestamp;
+
+fn ts(s: &str) -> Timestamp {
+    Timestamp::parse(s).unwrap()
+}
+
+fn obj(id: &str, ty: &str, version: Option<&str>) -> NewObject {
+    NewObject {
+        id: id.to_owned(),
+        object_type: ty.to_owned(),
+        spec_version: "2.1".into(),
+        version: version.map(ts),
+        body: format!("{{\"id\":\"{id}\",\"v\":\"{}\"}}", version.unwrap_or("-")),
+    }
+}
+
+fn add(feed: &Feed, objects: Vec<NewObject>) -> AddObjects {
+    AddObjects {
+        feed_id: feed.id.clone(),
+        owner_user_id: 1,
+        status: StatusDraft {
+            id: uuid::Uuid::new_v4().to_string(),
+            request_timestamp: Timestamp::now().to_string(),
+            total_count: objects.len() as u64,
+            failures: Vec::new(),
+        },
+        objects,
+    }
+}
+
+fn query() -> ObjectQuery {
+    ObjectQuery {
+        added_after: None,
+        limit: 1000,
+        ids: Vec::new(),
+        types: Vec::new(),
+        versions: VersionFilter::All,
+        spec_versions: Vec::new(),
+        with_body: true,
+    }
+}
+
+/// Creates the TEST feed and returns it.
+pub async fn seed(store: &Arc<dyn Store>) -> Feed {
+    let feed = Feed {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: "TEST".into(),
+        description: Some("for tests".into()),
+    };
+    store.create_feed(&feed).await.unwrap();
+    feed
+}
+
+const A: &str = "indicator--11111111-1111-4111-8111-111111111111";
+const B: &str = "malware--22222222-2222-4222-8222-222222222222";
+const C: &str = "ipv4-addr--33333333-3333-5333-8333-333333333333";
+
+pub async fn admin_bootstrap_and_token_lookup(store: Arc<dyn Store>) {
+    let hash = [7u8; 32];
+    assert!(store.bootstrap_admin("admin", hash).await.unwrap());
+    assert!(!store.bootstrap_admin("admin", [8u8; 32]).await.unwrap(), "only once");
+    let p = store.principal_for_token(hash, Timestamp::now()).await.unwrap().unwrap();
+    assert_eq!(p.user_name, "admin");
+    assert!(!p.read_only);
+    assert!(store.principal_for_token([8u8; 32], Timestamp::now()).await.unwrap().is_none());
+}
+
+pub async fn feeds_are_unique_and_found_by_id_or_name(store: Arc<dyn Store>) {
+    let feed = seed(&store).await;
+    let dup = Feed {
+        id: uuid::Uuid::new_v4().to_string(),
+        ..feed.clone()
+    };
+    assert!(matches!(store.create_feed(&dup).await, Err(StoreError::Conflict(_))));
+    let c2 = Feed {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: "C2".into(),
+        description: None,
+    };
+    store.create_feed(&c2).await.unwrap();
+    assert_eq!(store.find_feed(&feed.id).await.unwrap(), Some(feed.clone()));
+    assert_eq!(store.find_feed("TEST").await.unwrap(), Some(feed.clone()));
+    assert_eq!(store.find_feed("test").await.unwrap(), None);
+    let names: Vec<_> = store.list_feeds().await.unwrap().into_iter().map(|f| f.name).collect();
+    assert_eq!(names, ["C2", "TEST"]);
+}
+
+pub async fn versions_keep_first_and_last_whatever_the_order(store: Arc<dyn Store>) {
+    let feed = seed(&store).await;
+    for v in ["2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z", "2024-01-01T00:00:00Z"] {
+        store.add_objects(add(&feed, vec![obj(A, "indicator", Some(v))])).await.unwrap();
+    }
+    let select = |first, last| ObjectQuery {
+        versions: VersionFilter::Select { first, last, at: Vec::new() },
+        ..query()
+    };
+    let first = store.query_objects(&feed.id, &select(true, false)).await.unwrap();
+    assert_eq!(first.objects.iter().map(|o| o.version).collect::<Vec<_>>(), [ts("2024-01-01T00:00:00Z")]);
+    let last = store.query_objects(&feed.id, &select(false, true)).await.unwrap();
+    assert_eq!(last.objects.iter().map(|o| o.version).collect::<Vec<_>>(), [ts("2024-03-01T00:00:00Z")]);
+    let at = ObjectQuery {
+        versions: VersionFilter::Select { first: false, last: false, at: vec![ts("2024-02-01T00:00:00.000Z")] },
+        ..query()
+    };
+    assert_eq!(store.query_objects(&feed.id, &at).await.unwrap().objects.len(), 1);
+    assert_eq!(store.query_objects(&feed.id, &query()).await.unwrap().objects.len(), 3);
+}
+
+pub async fn duplicates_store_nothing_new(store: Arc<dyn Store>) {
+    let feed = seed(&store).await;
+    let s = store
+        .add_objects(add(
+            &feed,
+            vec![obj(A, "indicator", Some("2024-01-01T00:00:00Z")), obj(A, "indicator", Some("2024-01-01T00:00:00.000Z")), obj(C, "ipv4-addr", None)],
+        ))
+        .await
+        .unwrap();
+    assert_eq!((s.success_count, s.failure_count, s.total_count), (3, 0, 3));
+    assert!(s.successes[0].message.is_none());
+    assert!(s.successes[1].message.is_some(), "the second is reported as already present");
+    let again = store.add_objects(add(&feed, vec![obj(C, "ipv4-addr", None)])).await.unwrap();
+    assert!(again.successes[0].message.is_some());
+    // The SCO's version is its date_added, reported the same both times.
+    assert_eq!(again.successes[0].version, s.successes[2].version);
+    assert_eq!(store.query_objects(&feed.id, &query()).await.unwrap().objects.len(), 2);
+}
+
+pub async fn date_added_is_strictly_increasing_under_concurrency(store: Arc<dyn Store>) {
+    let feed = seed(&store).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, feed) = (store.clone(), feed.clone());
+            tokio::spawn(async move {
+                for _ in 0..10 {
+                    let objs = (0..25)
+                        .map(|_| obj(&format!("indicator--{}", uuid::Uuid::new_v4()), "indicator", Some("2024-01-01T00:00:00Z")))
+                        .collect();
+                    store.add_objects(add(&feed, objs)).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let page = store.query_objects(&feed.id, &ObjectQuery { limit: 5000, ..query() }).await.unwrap();
+    assert_eq!(page.objects.len(), 2000);
+    assert!(page.objects.windows(2).all(|w| w[0].date_added < w[1].date_added));
+}
+
+pub async fn queries_page_by_cursor_and_filter(store: Arc<dyn Store>) {
+    let feed = seed(&store).await;
+    let mut objs = Vec::new();
+    for i in 0..30 {
+        let (ty, id) = if i % 3 == 0 {
+            ("malware", format!("malware--{}", uuid::Uuid::new_v4()))
+        } else if i % 3 == 1 {
+            ("tool", format!("tool--{}", uuid::Uuid::new_v4()))
+        } else {
+            ("indicator", format!("indicator--{}", uuid::Uuid::new_v4()))
+        };
+        objs.push(obj(&id, ty, Some("2024-01-01T00:00:00Z")));
+    }
+    store.add_objects(add(&feed, objs.clone())).await.unwrap();
+
+    // Page through malware+tool, 4 at a time, by cursor.
+    let mut q = ObjectQuery { limit: 4, types: vec!["malware".into(), "tool".into()], ..query() };
+    let mut seen = Vec::new();
+    loop {
+        let page = store.query_objects(&feed.id, &q).await.unwrap();
+        assert!(page.objects.len() <= 4);
+        seen.extend(page.objects.iter().map(|o| o.id.clone()));
+        if !page.more {
+            break;
+        }
+        q.added_after = page.objects.last().map(|o| o.date_added);
+    }
+    let expected: Vec<_> = objs.iter().filter(|o| o.object_type != "indicator").map(|o| o.id.clone()).collect();
+    assert_eq!(seen, expected);
+
+    let ids = ObjectQuery { ids: vec![objs[4].id.clone(), objs[7].id.clone()], ..query() };
+    let got: Vec<_> = store.query_objects(&feed.id, &ids).await.unwrap().objects.into_iter().map(|o| o.id).collect();
+    assert_eq!(got, [objs[4].id.clone(), objs[7].id.clone()]);
+
+    let no_body = ObjectQuery { with_body: false, limit: 1, ..query() };
+    let page = store.query_objects(&feed.id, &no_body).await.unwrap();
+    assert!(page.more && page.objects[0].body.is_none());
+    let spec = ObjectQuery { spec_versions: vec!["2.0".into()], ..query() };
+    assert!(store.query_objects(&feed.id, &spec).await.unwrap().objects.is_empty());
+}
+
+pub async fn delete_remarks_first_and_last(store: Arc<dyn Store>) {
+    let feed = seed(&store).await;
+    for v in ["2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z"] {
+        store.add_objects(add(&feed, vec![obj(A, "indicator", Some(v))])).await.unwrap();
+    }
+    store.add_objects(add(&feed, vec![obj(B, "malware", Some("2024-01-01T00:00:00Z"))])).await.unwrap();
+    let last = VersionFilter::Select { first: false, last: true, at: Vec::new() };
+    assert_eq!(store.delete_object(&feed.id, A, &last, &[]).await.unwrap(), 1);
+    let q = ObjectQuery { ids: vec![A.into()], versions: last.clone(), ..query() };
+    let now_last = store.query_objects(&feed.id, &q).await.unwrap();
+    assert_eq!(now_last.objects[0].version, ts("2024-02-01T00:00:00Z"));
+    assert_eq!(store.delete_object(&feed.id, A, &VersionFilter::All, &[]).await.unwrap(), 2);
+    assert_eq!(store.delete_object(&feed.id, A, &VersionFilter::All, &[]).await.unwrap(), 0);
+    let rest = store.query_objects(&feed.id, &query()).await.unwrap();
+    assert_eq!(rest.objects.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), [B]);
+}
+
+pub async fn status_is_kept(store: Arc<dyn Store>) {
+    let feed = seed(&store).await;
+    let s = store.add_objects(add(&feed, vec![obj(A, "indicator", Some("2024-01-01T00:00:00Z"))])).await.unwrap();
+    let (owner, again) = store.status(&s.id).await.unwrap().unwrap();
+    assert_eq!(owner, 1);
+    assert_eq!(again, s);
+    assert!(store.status("nope").await.unwrap().is_none());
+}
+
+pub async fn closed_store_refuses_work(store: Arc<dyn Store>) {
+    let feed = seed(&store).await;
+    store.close().await;
+    assert!(matches!(store.list_feeds().await, Err(StoreError::Unavailable(_))));
+    assert!(matches!(store.add_objects(add(&feed, Vec::new())).await, Err(StoreError::Unavailable(_))));
+}

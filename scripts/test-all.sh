@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every check and test of isac-relay, installing what they need first (idempotently), so
+# that it works the same on a fresh machine as on a developer's. CI runs exactly this.
+#
+#   bash scripts/test-all.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# What the tests need beyond the Rust toolchain: Python with venv for the interop test.
+need_apt=()
+python3 -m venv --help >/dev/null 2>&1 || need_apt+=(python3-venv)
+command -v curl >/dev/null || need_apt+=(curl)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+fi
+
+echo "== format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== Rust unit and integration tests"
+cargo test --workspace --locked
+
+echo "== interop with the OASIS taxii2-client"
+cargo build --locked -p isac-relay
+ISAC_RELAY_BIN=target/debug/isac-relay bash tests/interop/run.sh
