@@ -86,11 +86,17 @@ fn client(t: &Target) -> Result<reqwest::Client> {
     let mut h = HeaderMap::new();
     h.insert(ACCEPT, HeaderValue::from_static(TAXII));
     if let Some(tok) = &t.token {
-        h.insert("authorization", HeaderValue::from_str(&format!("Bearer {tok}"))?);
+        h.insert(
+            "authorization",
+            HeaderValue::from_str(&format!("Bearer {tok}"))?,
+        );
     } else if let Some(b) = &t.basic {
         use base64::Engine as _;
         let encoded = base64::engine::general_purpose::STANDARD.encode(b.as_bytes());
-        h.insert("authorization", HeaderValue::from_str(&format!("Basic {encoded}"))?);
+        h.insert(
+            "authorization",
+            HeaderValue::from_str(&format!("Basic {encoded}"))?,
+        );
     }
     Ok(reqwest::Client::builder()
         .default_headers(h)
@@ -134,14 +140,23 @@ fn report(v: Value) -> Result<()> {
     Ok(())
 }
 
-async fn ingest(t: Target, count: usize, batch: usize, concurrency: usize, budget: Option<f64>, mix: bool) -> Result<()> {
+async fn ingest(
+    t: Target,
+    count: usize,
+    batch: usize,
+    concurrency: usize,
+    budget: Option<f64>,
+    mix: bool,
+) -> Result<()> {
     let http = client(&t)?;
     let envelopes = count.div_ceil(batch);
     // Bodies are built ahead in chunks handed out through a shared counter.
     let bodies: Arc<Vec<String>> = Arc::new(
         (0..envelopes)
             .map(|e| {
-                let objs: Vec<Value> = (e * batch..((e + 1) * batch).min(count)).map(|i| object(i, mix)).collect();
+                let objs: Vec<Value> = (e * batch..((e + 1) * batch).min(count))
+                    .map(|i| object(i, mix))
+                    .collect();
                 json!({ "objects": objs }).to_string()
             })
             .collect(),
@@ -152,15 +167,28 @@ async fn ingest(t: Target, count: usize, batch: usize, concurrency: usize, budge
     let start = Instant::now();
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
-            let (http, bodies, next, posted, url) = (http.clone(), bodies.clone(), next.clone(), posted.clone(), t.url.clone());
+            let (http, bodies, next, posted, url) = (
+                http.clone(),
+                bodies.clone(),
+                next.clone(),
+                posted.clone(),
+                t.url.clone(),
+            );
             tokio::spawn(async move {
                 loop {
                     if deadline.is_some_and(|d| Instant::now() > d) {
                         return Ok::<(), anyhow::Error>(());
                     }
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(body) = bodies.get(i) else { return Ok(()) };
-                    let r = http.post(&url).header(CONTENT_TYPE, TAXII).body(body.clone()).send().await?;
+                    let Some(body) = bodies.get(i) else {
+                        return Ok(());
+                    };
+                    let r = http
+                        .post(&url)
+                        .header(CONTENT_TYPE, TAXII)
+                        .body(body.clone())
+                        .send()
+                        .await?;
                     let status = r.status();
                     let text = r.text().await?;
                     if status.as_u16() != 202 {
@@ -178,7 +206,9 @@ async fn ingest(t: Target, count: usize, batch: usize, concurrency: usize, budge
     }
     let secs = start.elapsed().as_secs_f64();
     let n = posted.load(Ordering::Relaxed);
-    report(json!({"phase": "ingest", "objects": n, "secs": secs, "rate": n as f64 / secs, "complete": n == count}))
+    report(
+        json!({"phase": "ingest", "objects": n, "secs": secs, "rate": n as f64 / secs, "complete": n == count}),
+    )
 }
 
 async fn page(t: Target, limit: usize, budget: Option<f64>) -> Result<()> {
@@ -211,25 +241,39 @@ async fn page(t: Target, limit: usize, budget: Option<f64>) -> Result<()> {
         }
     };
     let secs = start.elapsed().as_secs_f64();
-    report(json!({"phase": "page", "objects": objects, "pages": pages, "secs": secs, "rate": objects as f64 / secs, "complete": complete}))
+    report(
+        json!({"phase": "page", "objects": objects, "pages": pages, "secs": secs, "rate": objects as f64 / secs, "complete": complete}),
+    )
 }
 
 fn parse_ts(s: &str) -> Result<i64> {
-    Ok(s.parse::<jiff::Timestamp>().with_context(|| format!("timestamp {s}"))?.as_microsecond())
+    Ok(s.parse::<jiff::Timestamp>()
+        .with_context(|| format!("timestamp {s}"))?
+        .as_microsecond())
 }
 
 fn fmt_ts(micros: i64) -> Result<String> {
-    Ok(jiff::Timestamp::from_microsecond(micros)?.strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string())
+    Ok(jiff::Timestamp::from_microsecond(micros)?
+        .strftime("%Y-%m-%dT%H:%M:%S.%6fZ")
+        .to_string())
 }
 
-async fn filtered(t: Target, requests: usize, limit: usize, from: String, to: String, types: String) -> Result<()> {
+async fn filtered(
+    t: Target,
+    requests: usize,
+    limit: usize,
+    from: String,
+    to: String,
+    types: String,
+) -> Result<()> {
     let http = client(&t)?;
     let (lo, hi) = (parse_ts(&from)?, parse_ts(&to)?);
     let types: Vec<&str> = types.split(',').collect();
     // The random points are drawn before timing; a fixed stride keeps runs comparable.
     let queries: Vec<(String, String)> = (0..requests)
         .map(|i| {
-            let at = lo + ((hi - lo) as i128 * ((i * 7919) % requests) as i128 / requests as i128) as i64;
+            let at = lo
+                + ((hi - lo) as i128 * ((i * 7919) % requests) as i128 / requests as i128) as i64;
             Ok((types[i % types.len()].to_owned(), fmt_ts(at)?))
         })
         .collect::<Result<_>>()?;
@@ -239,7 +283,11 @@ async fn filtered(t: Target, requests: usize, limit: usize, from: String, to: St
         let t0 = Instant::now();
         let r = http
             .get(&t.url)
-            .query(&[("match[type]", ty.as_str()), ("added_after", after.as_str()), ("limit", &limit.to_string())])
+            .query(&[
+                ("match[type]", ty.as_str()),
+                ("added_after", after.as_str()),
+                ("limit", &limit.to_string()),
+            ])
             .send()
             .await?;
         let status = r.status();
@@ -251,19 +299,39 @@ async fn filtered(t: Target, requests: usize, limit: usize, from: String, to: St
         returned += body.len();
     }
     lat.sort_by(f64::total_cmp);
-    let pct = |p: f64| lat[((lat.len() as f64 * p).ceil() as usize).saturating_sub(1).min(lat.len() - 1)];
-    report(json!({"phase": "filtered", "requests": requests, "bytes": returned, "p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": pct(1.0)}))
+    let pct = |p: f64| {
+        lat[((lat.len() as f64 * p).ceil() as usize)
+            .saturating_sub(1)
+            .min(lat.len() - 1)]
+    };
+    report(
+        json!({"phase": "filtered", "requests": requests, "bytes": returned, "p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": pct(1.0)}),
+    )
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     match Cli::parse().command {
-        Cmd::Ingest { target, count, batch, concurrency, budget, mix } => {
-            ingest(target, count, batch, concurrency, budget, mix).await
-        }
-        Cmd::Page { target, limit, budget } => page(target, limit, budget).await,
-        Cmd::Filtered { target, requests, limit, from, to, types } => {
-            filtered(target, requests, limit, from, to, types).await
-        }
+        Cmd::Ingest {
+            target,
+            count,
+            batch,
+            concurrency,
+            budget,
+            mix,
+        } => ingest(target, count, batch, concurrency, budget, mix).await,
+        Cmd::Page {
+            target,
+            limit,
+            budget,
+        } => page(target, limit, budget).await,
+        Cmd::Filtered {
+            target,
+            requests,
+            limit,
+            from,
+            to,
+            types,
+        } => filtered(target, requests, limit, from, to, types).await,
     }
 }

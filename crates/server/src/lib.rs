@@ -66,7 +66,10 @@ pub fn router(state: AppState) -> Router {
 /// A request refused before its body was read (too large, unauthenticated, wrong media type)
 /// leaves the unread body on the connection; the answer says `Connection: close` so that
 /// keep-alive clients open a new connection instead of finding this one closed under them.
-async fn close_after_refused_body(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+async fn close_after_refused_body(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     use axum::http::header;
     let has_body = req
         .headers()
@@ -75,8 +78,10 @@ async fn close_after_refused_body(req: axum::extract::Request, next: axum::middl
         || req.headers().contains_key(header::TRANSFER_ENCODING);
     let mut resp = next.run(req).await;
     if has_body && (resp.status().is_client_error() || resp.status().is_server_error()) {
-        resp.headers_mut()
-            .insert(header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+        resp.headers_mut().insert(
+            header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
     }
     resp
 }

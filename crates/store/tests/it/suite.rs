@@ -66,11 +66,24 @@ const C: &str = "ipv4-addr--33333333-3333-5333-8333-333333333333";
 pub async fn admin_bootstrap_and_token_lookup(store: Arc<dyn Store>) {
     let hash = [7u8; 32];
     assert!(store.bootstrap_admin("admin", hash).await.unwrap());
-    assert!(!store.bootstrap_admin("admin", [8u8; 32]).await.unwrap(), "only once");
-    let p = store.principal_for_token(hash, Timestamp::now()).await.unwrap().unwrap();
+    assert!(
+        !store.bootstrap_admin("admin", [8u8; 32]).await.unwrap(),
+        "only once"
+    );
+    let p = store
+        .principal_for_token(hash, Timestamp::now())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(p.user_name, "admin");
     assert!(!p.read_only);
-    assert!(store.principal_for_token([8u8; 32], Timestamp::now()).await.unwrap().is_none());
+    assert!(
+        store
+            .principal_for_token([8u8; 32], Timestamp::now())
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 pub async fn feeds_are_unique_and_found_by_id_or_name(store: Arc<dyn Store>) {
@@ -79,7 +92,10 @@ pub async fn feeds_are_unique_and_found_by_id_or_name(store: Arc<dyn Store>) {
         id: uuid::Uuid::new_v4().to_string(),
         ..feed.clone()
     };
-    assert!(matches!(store.create_feed(&dup).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        store.create_feed(&dup).await,
+        Err(StoreError::Conflict(_))
+    ));
     let c2 = Feed {
         id: uuid::Uuid::new_v4().to_string(),
         name: "C2".into(),
@@ -89,29 +105,78 @@ pub async fn feeds_are_unique_and_found_by_id_or_name(store: Arc<dyn Store>) {
     assert_eq!(store.find_feed(&feed.id).await.unwrap(), Some(feed.clone()));
     assert_eq!(store.find_feed("TEST").await.unwrap(), Some(feed.clone()));
     assert_eq!(store.find_feed("test").await.unwrap(), None);
-    let names: Vec<_> = store.list_feeds().await.unwrap().into_iter().map(|f| f.name).collect();
+    let names: Vec<_> = store
+        .list_feeds()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
     assert_eq!(names, ["C2", "TEST"]);
 }
 
 pub async fn versions_keep_first_and_last_whatever_the_order(store: Arc<dyn Store>) {
     let feed = seed(&store).await;
-    for v in ["2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z", "2024-01-01T00:00:00Z"] {
-        store.add_objects(add(&feed, vec![obj(A, "indicator", Some(v))])).await.unwrap();
+    for v in [
+        "2024-02-01T00:00:00Z",
+        "2024-03-01T00:00:00Z",
+        "2024-01-01T00:00:00Z",
+    ] {
+        store
+            .add_objects(add(&feed, vec![obj(A, "indicator", Some(v))]))
+            .await
+            .unwrap();
     }
     let select = |first, last| ObjectQuery {
-        versions: VersionFilter::Select { first, last, at: Vec::new() },
+        versions: VersionFilter::Select {
+            first,
+            last,
+            at: Vec::new(),
+        },
         ..query()
     };
-    let first = store.query_objects(&feed.id, &select(true, false)).await.unwrap();
-    assert_eq!(first.objects.iter().map(|o| o.version).collect::<Vec<_>>(), [ts("2024-01-01T00:00:00Z")]);
-    let last = store.query_objects(&feed.id, &select(false, true)).await.unwrap();
-    assert_eq!(last.objects.iter().map(|o| o.version).collect::<Vec<_>>(), [ts("2024-03-01T00:00:00Z")]);
+    let first = store
+        .query_objects(&feed.id, &select(true, false))
+        .await
+        .unwrap();
+    assert_eq!(
+        first.objects.iter().map(|o| o.version).collect::<Vec<_>>(),
+        [ts("2024-01-01T00:00:00Z")]
+    );
+    let last = store
+        .query_objects(&feed.id, &select(false, true))
+        .await
+        .unwrap();
+    assert_eq!(
+        last.objects.iter().map(|o| o.version).collect::<Vec<_>>(),
+        [ts("2024-03-01T00:00:00Z")]
+    );
     let at = ObjectQuery {
-        versions: VersionFilter::Select { first: false, last: false, at: vec![ts("2024-02-01T00:00:00.000Z")] },
+        versions: VersionFilter::Select {
+            first: false,
+            last: false,
+            at: vec![ts("2024-02-01T00:00:00.000Z")],
+        },
         ..query()
     };
-    assert_eq!(store.query_objects(&feed.id, &at).await.unwrap().objects.len(), 1);
-    assert_eq!(store.query_objects(&feed.id, &query()).await.unwrap().objects.len(), 3);
+    assert_eq!(
+        store
+            .query_objects(&feed.id, &at)
+            .await
+            .unwrap()
+            .objects
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .query_objects(&feed.id, &query())
+            .await
+            .unwrap()
+            .objects
+            .len(),
+        3
+    );
 }
 
 pub async fn duplicates_store_nothing_new(store: Arc<dyn Store>) {
@@ -119,18 +184,36 @@ pub async fn duplicates_store_nothing_new(store: Arc<dyn Store>) {
     let s = store
         .add_objects(add(
             &feed,
-            vec![obj(A, "indicator", Some("2024-01-01T00:00:00Z")), obj(A, "indicator", Some("2024-01-01T00:00:00.000Z")), obj(C, "ipv4-addr", None)],
+            vec![
+                obj(A, "indicator", Some("2024-01-01T00:00:00Z")),
+                obj(A, "indicator", Some("2024-01-01T00:00:00.000Z")),
+                obj(C, "ipv4-addr", None),
+            ],
         ))
         .await
         .unwrap();
     assert_eq!((s.success_count, s.failure_count, s.total_count), (3, 0, 3));
     assert!(s.successes[0].message.is_none());
-    assert!(s.successes[1].message.is_some(), "the second is reported as already present");
-    let again = store.add_objects(add(&feed, vec![obj(C, "ipv4-addr", None)])).await.unwrap();
+    assert!(
+        s.successes[1].message.is_some(),
+        "the second is reported as already present"
+    );
+    let again = store
+        .add_objects(add(&feed, vec![obj(C, "ipv4-addr", None)]))
+        .await
+        .unwrap();
     assert!(again.successes[0].message.is_some());
     // The SCO's version is its date_added, reported the same both times.
     assert_eq!(again.successes[0].version, s.successes[2].version);
-    assert_eq!(store.query_objects(&feed.id, &query()).await.unwrap().objects.len(), 2);
+    assert_eq!(
+        store
+            .query_objects(&feed.id, &query())
+            .await
+            .unwrap()
+            .objects
+            .len(),
+        2
+    );
 }
 
 pub async fn date_added_is_strictly_increasing_under_concurrency(store: Arc<dyn Store>) {
@@ -141,7 +224,13 @@ pub async fn date_added_is_strictly_increasing_under_concurrency(store: Arc<dyn 
             tokio::spawn(async move {
                 for _ in 0..10 {
                     let objs = (0..25)
-                        .map(|_| obj(&format!("indicator--{}", uuid::Uuid::new_v4()), "indicator", Some("2024-01-01T00:00:00Z")))
+                        .map(|_| {
+                            obj(
+                                &format!("indicator--{}", uuid::Uuid::new_v4()),
+                                "indicator",
+                                Some("2024-01-01T00:00:00Z"),
+                            )
+                        })
                         .collect();
                     store.add_objects(add(&feed, objs)).await.unwrap();
                 }
@@ -151,9 +240,22 @@ pub async fn date_added_is_strictly_increasing_under_concurrency(store: Arc<dyn 
     for t in tasks {
         t.await.unwrap();
     }
-    let page = store.query_objects(&feed.id, &ObjectQuery { limit: 5000, ..query() }).await.unwrap();
+    let page = store
+        .query_objects(
+            &feed.id,
+            &ObjectQuery {
+                limit: 5000,
+                ..query()
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(page.objects.len(), 2000);
-    assert!(page.objects.windows(2).all(|w| w[0].date_added < w[1].date_added));
+    assert!(
+        page.objects
+            .windows(2)
+            .all(|w| w[0].date_added < w[1].date_added)
+    );
 }
 
 pub async fn queries_page_by_cursor_and_filter(store: Arc<dyn Store>) {
@@ -172,7 +274,11 @@ pub async fn queries_page_by_cursor_and_filter(store: Arc<dyn Store>) {
     store.add_objects(add(&feed, objs.clone())).await.unwrap();
 
     // Page through malware+tool, 4 at a time, by cursor.
-    let mut q = ObjectQuery { limit: 4, types: vec!["malware".into(), "tool".into()], ..query() };
+    let mut q = ObjectQuery {
+        limit: 4,
+        types: vec!["malware".into(), "tool".into()],
+        ..query()
+    };
     let mut seen = Vec::new();
     loop {
         let page = store.query_objects(&feed.id, &q).await.unwrap();
@@ -183,40 +289,116 @@ pub async fn queries_page_by_cursor_and_filter(store: Arc<dyn Store>) {
         }
         q.added_after = page.objects.last().map(|o| o.date_added);
     }
-    let expected: Vec<_> = objs.iter().filter(|o| o.object_type != "indicator").map(|o| o.id.clone()).collect();
+    let expected: Vec<_> = objs
+        .iter()
+        .filter(|o| o.object_type != "indicator")
+        .map(|o| o.id.clone())
+        .collect();
     assert_eq!(seen, expected);
 
-    let ids = ObjectQuery { ids: vec![objs[4].id.clone(), objs[7].id.clone()], ..query() };
-    let got: Vec<_> = store.query_objects(&feed.id, &ids).await.unwrap().objects.into_iter().map(|o| o.id).collect();
+    let ids = ObjectQuery {
+        ids: vec![objs[4].id.clone(), objs[7].id.clone()],
+        ..query()
+    };
+    let got: Vec<_> = store
+        .query_objects(&feed.id, &ids)
+        .await
+        .unwrap()
+        .objects
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
     assert_eq!(got, [objs[4].id.clone(), objs[7].id.clone()]);
 
-    let no_body = ObjectQuery { with_body: false, limit: 1, ..query() };
+    let no_body = ObjectQuery {
+        with_body: false,
+        limit: 1,
+        ..query()
+    };
     let page = store.query_objects(&feed.id, &no_body).await.unwrap();
     assert!(page.more && page.objects[0].body.is_none());
-    let spec = ObjectQuery { spec_versions: vec!["2.0".into()], ..query() };
-    assert!(store.query_objects(&feed.id, &spec).await.unwrap().objects.is_empty());
+    let spec = ObjectQuery {
+        spec_versions: vec!["2.0".into()],
+        ..query()
+    };
+    assert!(
+        store
+            .query_objects(&feed.id, &spec)
+            .await
+            .unwrap()
+            .objects
+            .is_empty()
+    );
 }
 
 pub async fn delete_remarks_first_and_last(store: Arc<dyn Store>) {
     let feed = seed(&store).await;
-    for v in ["2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z"] {
-        store.add_objects(add(&feed, vec![obj(A, "indicator", Some(v))])).await.unwrap();
+    for v in [
+        "2024-01-01T00:00:00Z",
+        "2024-02-01T00:00:00Z",
+        "2024-03-01T00:00:00Z",
+    ] {
+        store
+            .add_objects(add(&feed, vec![obj(A, "indicator", Some(v))]))
+            .await
+            .unwrap();
     }
-    store.add_objects(add(&feed, vec![obj(B, "malware", Some("2024-01-01T00:00:00Z"))])).await.unwrap();
-    let last = VersionFilter::Select { first: false, last: true, at: Vec::new() };
-    assert_eq!(store.delete_object(&feed.id, A, &last, &[]).await.unwrap(), 1);
-    let q = ObjectQuery { ids: vec![A.into()], versions: last.clone(), ..query() };
+    store
+        .add_objects(add(
+            &feed,
+            vec![obj(B, "malware", Some("2024-01-01T00:00:00Z"))],
+        ))
+        .await
+        .unwrap();
+    let last = VersionFilter::Select {
+        first: false,
+        last: true,
+        at: Vec::new(),
+    };
+    assert_eq!(
+        store.delete_object(&feed.id, A, &last, &[]).await.unwrap(),
+        1
+    );
+    let q = ObjectQuery {
+        ids: vec![A.into()],
+        versions: last.clone(),
+        ..query()
+    };
     let now_last = store.query_objects(&feed.id, &q).await.unwrap();
     assert_eq!(now_last.objects[0].version, ts("2024-02-01T00:00:00Z"));
-    assert_eq!(store.delete_object(&feed.id, A, &VersionFilter::All, &[]).await.unwrap(), 2);
-    assert_eq!(store.delete_object(&feed.id, A, &VersionFilter::All, &[]).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .delete_object(&feed.id, A, &VersionFilter::All, &[])
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .delete_object(&feed.id, A, &VersionFilter::All, &[])
+            .await
+            .unwrap(),
+        0
+    );
     let rest = store.query_objects(&feed.id, &query()).await.unwrap();
-    assert_eq!(rest.objects.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), [B]);
+    assert_eq!(
+        rest.objects
+            .iter()
+            .map(|o| o.id.as_str())
+            .collect::<Vec<_>>(),
+        [B]
+    );
 }
 
 pub async fn status_is_kept(store: Arc<dyn Store>) {
     let feed = seed(&store).await;
-    let s = store.add_objects(add(&feed, vec![obj(A, "indicator", Some("2024-01-01T00:00:00Z"))])).await.unwrap();
+    let s = store
+        .add_objects(add(
+            &feed,
+            vec![obj(A, "indicator", Some("2024-01-01T00:00:00Z"))],
+        ))
+        .await
+        .unwrap();
     let (owner, again) = store.status(&s.id).await.unwrap().unwrap();
     assert_eq!(owner, 1);
     assert_eq!(again, s);
@@ -226,6 +408,12 @@ pub async fn status_is_kept(store: Arc<dyn Store>) {
 pub async fn closed_store_refuses_work(store: Arc<dyn Store>) {
     let feed = seed(&store).await;
     store.close().await;
-    assert!(matches!(store.list_feeds().await, Err(StoreError::Unavailable(_))));
-    assert!(matches!(store.add_objects(add(&feed, Vec::new())).await, Err(StoreError::Unavailable(_))));
+    assert!(matches!(
+        store.list_feeds().await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert!(matches!(
+        store.add_objects(add(&feed, Vec::new())).await,
+        Err(StoreError::Unavailable(_))
+    ));
 }
