@@ -13,7 +13,7 @@
 # What it serves (plain HTTP on 127.0.0.1:PORT, memory backend, nothing persisted):
 #   discovery   /taxii2/        api_roots ["http://127.0.0.1:PORT/api1/"], default api1
 #   API root    /api1/          max_content_length 10485760
-#   collection  9a7b5b16-1c6a-4e8c-9a4e-4e2a0d6f1c01, "bench", empty, can_read and can_write
+#   collections 9a7b5b16-1c6a-4e8c-9a4e-4e2a0d6f1c01 "bench" and ...c02 "small", empty, read/write
 #   user        admin / Password0 (HTTP Basic)
 #   page size   medallion's max_page_size, 100 unless MEDALLION_MAX_PAGE_SIZE says otherwise
 #
@@ -75,6 +75,16 @@ cat > "$datadir/data.json" <<JSON
         "id": "$collection_id",
         "title": "bench",
         "description": "empty read/write collection for the benchmarks",
+        "can_read": true,
+        "can_write": true,
+        "media_types": ["application/stix+json;version=2.1"],
+        "objects": [],
+        "manifest": []
+      },
+      {
+        "id": "9a7b5b16-1c6a-4e8c-9a4e-4e2a0d6f1c02",
+        "title": "small",
+        "description": "empty read/write collection for the small paging benchmark",
         "can_read": true,
         "can_write": true,
         "media_types": ["application/stix+json;version=2.1"],

@@ -213,7 +213,7 @@ async fn ingest(
 
 async fn page(t: Target, limit: usize, budget: Option<f64>) -> Result<()> {
     let http = client(&t)?;
-    let deadline = budget.map(|b| Instant::now() + Duration::from_secs_f64(b));
+    let deadline = budget.map(|b| tokio::time::Instant::now() + Duration::from_secs_f64(b));
     let start = Instant::now();
     let (mut objects, mut pages) = (0usize, 0usize);
     let mut next: Option<String> = None;
@@ -222,22 +222,29 @@ async fn page(t: Target, limit: usize, budget: Option<f64>) -> Result<()> {
         if let Some(n) = &next {
             req = req.query(&[("next", n)]);
         }
-        let r = req.send().await?;
-        let status = r.status();
-        let text = r.text().await?;
-        if status.as_u16() != 200 {
-            bail!("GET answered {status}: {text}");
-        }
-        let env: Value = serde_json::from_str(&text).context("envelope")?;
+        let fetch = async {
+            let r = req.send().await?;
+            let status = r.status();
+            let text = r.text().await?;
+            if status.as_u16() != 200 {
+                bail!("GET answered {status}: {text}");
+            }
+            serde_json::from_str::<Value>(&text).context("envelope")
+        };
+        // The budget also cuts off a request in flight: a slow peer's page may take minutes.
+        let env = match deadline {
+            Some(d) => match tokio::time::timeout_at(d, fetch).await {
+                Ok(env) => env?,
+                Err(_) => break false,
+            },
+            None => fetch.await?,
+        };
         objects += env["objects"].as_array().map_or(0, Vec::len);
         pages += 1;
         match (env["more"].as_bool(), env["next"].as_str()) {
             (Some(true), Some(n)) => next = Some(n.to_owned()),
             (Some(true), None) => bail!("more without next"),
             _ => break true,
-        }
-        if deadline.is_some_and(|d| Instant::now() > d) {
-            break false;
         }
     };
     let secs = start.elapsed().as_secs_f64();

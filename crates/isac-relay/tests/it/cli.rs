@@ -51,10 +51,11 @@ pub fn start(data: &Path, token: Option<&str>, extra: &[&str], envs: &[(&str, &s
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut banner = Vec::new();
     loop {
-        let line = lines
-            .next()
-            .expect("server printed its listening line")
-            .unwrap();
+        let Some(Ok(line)) = lines.next() else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server exited before printing its listening line; printed {banner:?}");
+        };
         if let Some(addr) = line.strip_prefix("listening on ") {
             let base = addr.to_owned();
             // Keep draining stdout so the server never blocks on a full pipe.
@@ -79,6 +80,19 @@ pub fn run_cli(args: &[&str]) -> std::process::Output {
 
 pub fn client() -> reqwest::Client {
     reqwest::Client::new()
+}
+
+/// GETs a URL with a bearer token and returns the JSON body.
+pub async fn get_json(url: &str, token: &str) -> Value {
+    client()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -184,15 +198,7 @@ async fn feeds_are_managed_offline_and_served() {
 
     let token = "isr_feeds-test-token-0123456789";
     let s = start(&data, Some(token), &[], &[]);
-    let cols: Value = client()
-        .get(format!("{}/taxii2/isac/collections/", s.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cols: Value = get_json(&format!("{}/taxii2/isac/collections/", s.base), token).await;
     let titles: Vec<&str> = cols["collections"]
         .as_array()
         .unwrap()
@@ -218,15 +224,7 @@ async fn configuration_layers_file_env_flags() {
         &["--config", conf.to_str().unwrap()],
         &[("ISAC_RELAY_TAXII__MAX_CONTENT_LENGTH", "7000")],
     );
-    let root: Value = client()
-        .get(format!("{}/taxii2/fromfile/", s.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let root: Value = get_json(&format!("{}/taxii2/fromfile/", s.base), token).await;
     assert_eq!(root["max_content_length"], 7000);
 
     let out = run_cli(&["serve", "--config", "/nonexistent/relay.toml"]);
@@ -271,18 +269,14 @@ async fn sigterm_stops_cleanly_and_status_survives_restart() {
     assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0);
 
     let s = start(dir.path(), None, &[], &[]);
-    let again: Value = client()
-        .get(format!(
+    let again: Value = get_json(
+        &format!(
             "{}/taxii2/isac/status/{}/",
             s.base,
             status["id"].as_str().unwrap()
-        ))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ),
+        token,
+    )
+    .await;
     assert_eq!(again, status);
 }

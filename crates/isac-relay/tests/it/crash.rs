@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::cli::{client, start};
+use crate::cli::{client, get_json, start};
 use crate::helpers::{TAXII, indicator, new_id};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,15 +72,7 @@ async fn kill_9_loses_nothing_acknowledged() {
             if let Some(n) = &next {
                 u.push_str(&format!("&next={n}"));
             }
-            let m: Value = client()
-                .get(&u)
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let m: Value = get_json(&u, token).await;
             for r in m["objects"].as_array().into_iter().flatten() {
                 present.insert(r["id"].as_str().unwrap().to_owned());
             }

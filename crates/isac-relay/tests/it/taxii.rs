@@ -445,6 +445,9 @@ async fn malformed_filters_are_400_with_a_taxii_error() {
     }
     let bad_id = app.get(&format!("{objects}not-an-id/")).await;
     assert_taxii_error(bad_id, StatusCode::BAD_REQUEST).await;
+    // A path segment that is not UTF-8 once decoded.
+    let bad_path = app.get("collections/%FF%FE/objects/").await;
+    assert_taxii_error(bad_path, StatusCode::BAD_REQUEST).await;
 }
 
 #[tokio::test]
