@@ -26,9 +26,14 @@ impl StixId {
         if !is_type_name(ty) {
             return Err(IdError::TypeName(ty.to_owned()));
         }
-        let parsed = uuid::Uuid::try_parse(uuid).map_err(|_| IdError::Uuid(s.to_owned()))?;
-        // The hyphenated lower-case form is the only one STIX allows.
-        if parsed.hyphenated().to_string() != uuid {
+        // The hyphenated 8-4-4-4-12 form is the only one STIX allows; the OASIS schema admits
+        // upper-case hex digits, and so does the relay (ids are kept as written).
+        let hyphens_ok = uuid.len() == 36
+            && uuid
+                .bytes()
+                .enumerate()
+                .all(|(i, c)| matches!(i, 8 | 13 | 18 | 23) == (c == b'-'));
+        if !hyphens_ok || uuid::Uuid::try_parse(uuid).is_err() {
             return Err(IdError::Uuid(s.to_owned()));
         }
         Ok(StixId(s.to_owned()))
@@ -70,6 +75,7 @@ mod tests {
         let id = StixId::parse("indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f").unwrap();
         assert_eq!(id.object_type(), "indicator");
         StixId::parse("x-acme-widget--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f").unwrap();
+        StixId::parse("relationship--81f12913-1372-4c96-85ec-E9034ac98aba").unwrap();
     }
 
     #[test]
@@ -80,7 +86,8 @@ mod tests {
             "indicator--not-a-uuid",
             "Indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
             "in--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
-            "indicator--8E2E2D2B-17D4-4CBF-938F-98EE46B3CD3F",
+            "indicator--{8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f}",
+            "indicator--urn:uuid:8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3",
             "indicator--8e2e2d2b17d44cbf938f98ee46b3cd3f",
             "--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
         ] {

@@ -108,6 +108,19 @@ fn timestamp_prop(
     }
 }
 
+/// An indicator whose `pattern_type` is `stix` must carry a pattern in the STIX patterning
+/// language; other pattern languages are stored without parsing.
+fn check_pattern(obj: &Map<String, Value>) -> Result<(), ObjectError> {
+    if string_prop(obj, "pattern_type")? != Some("stix") {
+        return Ok(());
+    }
+    let pattern = string_prop(obj, "pattern")?
+        .ok_or_else(|| ObjectError::new("$.pattern", "is required for an indicator"))?;
+    crate::pattern::parse(pattern)
+        .map(|_| ())
+        .map_err(|e| ObjectError::new("$.pattern", format!("not a valid STIX pattern: {e}")))
+}
+
 /// Checks one object and returns what the store indexes of it.
 pub fn check_object(value: &Value) -> Result<ObjectMeta, ObjectError> {
     let Value::Object(obj) = value else {
@@ -156,6 +169,9 @@ pub fn check_object(value: &Value) -> Result<ObjectMeta, ObjectError> {
             "$.modified",
             "must be later than or equal to created",
         ));
+    }
+    if object_type == "indicator" {
+        check_pattern(obj)?;
     }
     Ok(ObjectMeta {
         id,
@@ -223,6 +239,20 @@ mod tests {
         let mut v = indicator();
         v["modified"] = json!("2015-01-01T00:00:00Z");
         assert_eq!(failing_path(v), "$.modified");
+
+        let mut v = indicator();
+        v["pattern"] = json!("[ipv4-addr:value = '198.51.100.7'");
+        let e = check_object(&v).unwrap_err();
+        assert_eq!(e.path, "$.pattern");
+        assert!(e.message.contains("at character 33"), "{e}");
+
+        let mut v = indicator();
+        v["pattern_type"] = json!("snort");
+        v["pattern"] = json!("alert tcp any any -> any any");
+        assert!(
+            check_object(&v).is_ok(),
+            "other pattern languages are not parsed"
+        );
 
         assert_eq!(failing_path(json!([1, 2])), "$");
         assert_eq!(failing_path(json!({"id": "x"})), "$.type");

@@ -1,0 +1,108 @@
+//! Every STIX object and bundle of the corpus is classified as `EXPECTED.tsv` says. Rows of the
+//! kinds `json-schema`, `sco-array` and `taxii-fixture` need validation this crate does not do
+//! yet (full SCO rules) and are skipped here, by kind, not by file.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+fn corpus() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/stix21")
+}
+
+fn objects_of(v: &Value) -> Vec<&Value> {
+    match v.get("objects").and_then(Value::as_array) {
+        Some(items) if v.get("type").and_then(Value::as_str) == Some("bundle") => {
+            items.iter().collect()
+        }
+        _ => vec![v],
+    }
+}
+
+#[test]
+fn objects_and_bundles_are_classified_as_expected() {
+    let expected = std::fs::read_to_string(corpus().join("EXPECTED.tsv"))
+        .expect("the shared corpus is beside the repo");
+    let mut checked = 0;
+    for line in expected.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (path, kind, verdict, strict, reason) = (
+            cols[0],
+            cols[1],
+            cols[2],
+            cols[3],
+            cols.get(5).copied().unwrap_or(""),
+        );
+        if !matches!(kind, "stix-bundle" | "stix-object" | "malformed-json") {
+            continue;
+        }
+        let text = std::fs::read_to_string(corpus().join(path)).unwrap();
+        let parsed: Result<Value, _> = serde_json::from_str(&text);
+        let outcome: Result<(), String> = match &parsed {
+            Err(e) => Err(format!("not JSON: {e}")),
+            Ok(v) => objects_of(v)
+                .into_iter()
+                .try_for_each(|o| stix::check_object(o).map(|_| ()).map_err(|e| e.to_string())),
+        };
+        match (verdict, outcome) {
+            ("valid", Ok(())) => {}
+            // STIX 2.0 content filed as 2.1: the reference validator lets it pass with a
+            // warning, strict 2.1 fails it. The relay stores 2.1 only: an SDO without
+            // spec_version is refused, by the rule that says so.
+            ("valid", Err(e))
+                if strict == "fail" && e.starts_with("$.spec_version: is required") => {}
+            ("valid", Err(e)) => panic!("{path} is valid but was refused: {e}"),
+            ("invalid", Ok(())) => panic!("{path} is invalid ({reason}) but was accepted"),
+            ("invalid", Err(e)) => {
+                // The reason names the property at fault; so must our message.
+                if reason.contains("'modified'") {
+                    assert!(e.contains("$.modified"), "{path}: {e} (expected: {reason})");
+                }
+            }
+            (other, _) => panic!("{path}: unknown verdict {other}"),
+        }
+        checked += 1;
+    }
+    assert!(checked >= 58, "only {checked} corpus files checked");
+}
+
+#[test]
+fn every_indicator_pattern_of_the_corpus_parses_and_round_trips() {
+    let mut patterns = 0;
+    let mut stack = vec![corpus()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(&p) else {
+                continue;
+            };
+            let Ok(v) = serde_json::from_str::<Value>(&text) else {
+                continue;
+            };
+            let items: Vec<&Value> = match &v {
+                Value::Array(a) => a.iter().collect(),
+                v => objects_of(v),
+            };
+            for o in items {
+                if o.get("type").and_then(Value::as_str) != Some("indicator")
+                    || o.get("pattern_type").and_then(Value::as_str) != Some("stix")
+                {
+                    continue;
+                }
+                let Some(src) = o.get("pattern").and_then(Value::as_str) else {
+                    continue;
+                };
+                let tree = stix::pattern::parse(src)
+                    .unwrap_or_else(|e| panic!("{}: {src}: {e}", p.display()));
+                let again = stix::pattern::parse(&tree.to_string()).unwrap();
+                assert_eq!(again.without_spans(), tree.without_spans());
+                patterns += 1;
+            }
+        }
+    }
+    assert!(patterns >= 10, "only {patterns} patterns found");
+}
