@@ -3,6 +3,7 @@
 //! meet `anyhow` here and nowhere else.
 
 mod config;
+mod stix_cmd;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -51,6 +52,25 @@ enum Command {
         #[command(subcommand)]
         command: FeedCommand,
     },
+    /// Check STIX files and extract their observables (no data directory needed).
+    Stix {
+        #[command(subcommand)]
+        command: StixCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StixCommand {
+    /// Check bundles, envelopes or single objects; exit status 1 if any object is invalid.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print the observables of each object: KIND<TAB>VALUE<TAB>OBJECT_ID.
+    Observables {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -92,6 +112,15 @@ fn main() -> std::process::ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // A reader that stopped reading (`... | head`) is not an error of ours.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            std::process::ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
@@ -131,6 +160,16 @@ fn say(line: &str) -> Result<()> {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Stix { command } => match command {
+            StixCommand::Validate { files } => {
+                if stix_cmd::validate(&files)? {
+                    Ok(())
+                } else {
+                    bail!("some objects are not valid STIX 2.1")
+                }
+            }
+            StixCommand::Observables { files } => stix_cmd::observables(&files),
+        },
         Command::Serve { data, listen } => serve(load_config(&data, listen)?).await,
         Command::Feed { command } => match command {
             FeedCommand::Add {

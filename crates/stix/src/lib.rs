@@ -6,6 +6,7 @@
 
 pub mod id;
 pub mod object;
+pub mod observable;
 pub mod pattern;
 pub mod timestamp;
 

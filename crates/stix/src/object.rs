@@ -47,6 +47,40 @@ impl ObjectError {
     }
 }
 
+/// The objects of a STIX document, whatever its form (a bundle, a TAXII envelope, a JSON array
+/// of objects, or one object), each with the JSON path where it stands.
+pub fn document_objects(doc: &Value) -> Vec<(String, &Value)> {
+    fn listed<'a>(items: &'a [Value], prefix: &str) -> Vec<(String, &'a Value)> {
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (format!("{prefix}[{i}]"), o))
+            .collect()
+    }
+    match doc {
+        Value::Array(items) => listed(items, "$"),
+        Value::Object(map) => match map.get("objects") {
+            Some(Value::Array(items)) if map.get("type").is_none_or(|t| t == "bundle") => {
+                listed(items, "$.objects")
+            }
+            _ => vec![("$".to_owned(), doc)],
+        },
+        other => vec![("$".to_owned(), other)],
+    }
+}
+
+impl ObjectError {
+    /// The error with its path placed under `prefix` (the object's own path in a document).
+    pub fn under(&self, prefix: &str) -> String {
+        format!(
+            "{}{}: {}",
+            prefix,
+            self.path.trim_start_matches('$'),
+            self.message
+        )
+    }
+}
+
 /// What the relay indexes of an accepted object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectMeta {

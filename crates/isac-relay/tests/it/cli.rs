@@ -280,3 +280,64 @@ async fn sigterm_stops_cleanly_and_status_survives_restart() {
     .await;
     assert_eq!(again, status);
 }
+
+fn corpus(path: &str) -> String {
+    format!(
+        "{}/../../../shared/corpus/stix21/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn stix_validate_names_the_path_and_sets_the_exit_status() {
+    let valid = corpus("cti-documentation/examples/example_json/indicator-for-malicious-url.json");
+    let out = run_cli(&["stix", "validate", &valid]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 objects, 3 valid, 0 invalid"));
+
+    let invalid =
+        corpus("cti-stix-validator/stix2validator/test/v21/test_examples/invalid_timestamp.json");
+    let broken =
+        corpus("cti-stix-validator/stix2validator/test/v21/test_examples/invalid_comma.json");
+    let out = run_cli(&["stix", "validate", &valid, &invalid, &broken]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("identity--8c6af861-7b20-41ef-9b59-6344fd872a8f: $.modified: must be later than or equal to created"), "{text}");
+    assert!(
+        text.contains("invalid_comma.json: not valid JSON"),
+        "{text}"
+    );
+
+    // A bundle: the path names the object's place in it.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("bundle.json");
+    let mut bad = indicator(&new_id("indicator"), "2024-01-01T00:00:00.000Z");
+    bad["pattern"] = json!("[ipv4-addr:value = ");
+    let bundle = json!({"type": "bundle", "id": new_id("bundle"), "objects": [indicator(&new_id("indicator"), "2024-01-01T00:00:00.000Z"), bad]});
+    std::fs::write(&f, bundle.to_string()).unwrap();
+    let out = run_cli(&["stix", "validate", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("$.objects[1].pattern: not a valid STIX pattern: at character 19"),
+        "{text}"
+    );
+}
+
+#[test]
+fn stix_observables_prints_kind_value_and_object() {
+    let file = corpus("cti-documentation/examples/example_json/indicator-for-malicious-url.json");
+    let out = run_cli(&["stix", "observables", &file]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "url\thttp://x4z9arb.cn/4712/\tindicator--d81f86b9-975b-4c0b-875e-810c5ad45a4f\n"
+    );
+    let out = run_cli(&["stix", "observables", "/nonexistent.json"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.json"));
+}
