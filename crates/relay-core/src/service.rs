@@ -12,7 +12,7 @@ use crate::policy::{self, FeedRights};
 use crate::principal::{Principal, Role};
 use crate::query::{Endpoint, ObjectPage, PageLimits, parse_filters};
 use crate::status::{Status, StatusDetail, StatusDraft};
-use crate::store::{AddObjects, NewObject, Store};
+use crate::store::{AddObjects, NewObject, ObservableHit, ObservableQuery, Store};
 use crate::token::{self, TokenHasher};
 
 /// The name of the administrator account created on first start.
@@ -42,6 +42,14 @@ impl Default for RelayConfig {
 pub enum Credentials {
     Bearer(String),
     Basic { user: String, password: String },
+}
+
+/// The answer to a search: what was looked up, and the objects found with their feeds.
+#[derive(Debug, Clone)]
+pub struct SearchResult {
+    pub kinds: Vec<String>,
+    pub values: Vec<String>,
+    pub hits: Vec<(Feed, ObservableHit)>,
 }
 
 #[derive(Clone)]
@@ -322,6 +330,7 @@ impl Relay {
         for (i, item) in items.into_iter().enumerate() {
             match stix::check_object(&item) {
                 Ok(meta) => objects.push(NewObject {
+                    observables: stix::observable::extract(&item),
                     id: meta.id.as_str().to_owned(),
                     version: meta.version(),
                     object_type: meta.object_type,
@@ -359,6 +368,40 @@ impl Relay {
             return Err(not_found());
         }
         Ok(status)
+    }
+
+    /// The current objects, in the feeds the caller may read, that mention the value `q` (an
+    /// address, or a network containing it; a domain, URL, e-mail address, hash, port or AS).
+    /// Hits come newest first.
+    pub async fn search(
+        &self,
+        who: &Principal,
+        q: &str,
+        limit: Option<usize>,
+    ) -> Result<SearchResult, Error> {
+        let (kinds, values) = stix::observable::search_terms(q).map_err(Error::Invalid)?;
+        let kinds: Vec<String> = kinds.iter().map(ToString::to_string).collect();
+        let feeds: Vec<Feed> = self.list_feeds(who).await?;
+        let limits = self.config.page_limits;
+        let query = ObservableQuery {
+            feed_ids: feeds.iter().map(|f| f.id.clone()).collect(),
+            kinds: kinds.clone(),
+            values: values.clone(),
+            limit: limit.unwrap_or(limits.default).clamp(1, limits.max),
+        };
+        let hits = self.store.search_observables(&query).await?;
+        let hits = hits
+            .into_iter()
+            .filter_map(|h| {
+                let feed = feeds.iter().find(|f| f.id == h.feed_id)?.clone();
+                Some((feed, h))
+            })
+            .collect();
+        Ok(SearchResult {
+            kinds,
+            values,
+            hits,
+        })
     }
 
     pub async fn list_feeds(&self, who: &Principal) -> Result<Vec<Feed>, Error> {

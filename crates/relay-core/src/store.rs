@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use stix::Timestamp;
+use stix::observable::Observable;
 
 use crate::feed::Feed;
 use crate::principal::Principal;
@@ -35,6 +36,30 @@ pub struct NewObject {
     pub version: Option<Timestamp>,
     /// The object's JSON text, as it will be served.
     pub body: String,
+    /// What the object mentions, indexed for search.
+    pub observables: Vec<Observable>,
+}
+
+/// A search of the observable index: any of `kinds` with any of `values`, in the given feeds,
+/// current versions only, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservableQuery {
+    pub feed_ids: Vec<String>,
+    pub kinds: Vec<String>,
+    pub values: Vec<String>,
+    pub limit: usize,
+}
+
+/// One object version that mentions a searched observable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservableHit {
+    pub feed_id: String,
+    pub object_id: String,
+    pub object_type: String,
+    pub version: Timestamp,
+    pub date_added: Timestamp,
+    pub kind: String,
+    pub value: String,
 }
 
 /// A POST of objects to one feed.
@@ -94,6 +119,12 @@ pub trait Store: Send + Sync + 'static {
         versions: &VersionFilter,
         spec_versions: &[String],
     ) -> Result<usize, StoreError>;
+
+    /// Current object versions that mention the searched observables.
+    async fn search_observables(
+        &self,
+        query: &ObservableQuery,
+    ) -> Result<Vec<ObservableHit>, StoreError>;
 
     /// Finishes pending writes and closes the store; later calls fail with `Unavailable`.
     async fn close(&self);

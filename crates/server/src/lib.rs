@@ -2,6 +2,7 @@
 //! requests and the mapping of service results to TAXII 2.1 responses. It holds no business
 //! rules and no storage: every handler calls one `relay_core::Relay` service.
 
+mod api;
 mod auth;
 mod error;
 mod media;
@@ -55,6 +56,9 @@ impl AppState {
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     taxii::router(&state)
+        .merge(api::router())
+        .fallback(taxii::no_route)
+        .method_not_allowed_fallback(taxii::method_not_allowed)
         .layer(axum::middleware::from_fn(close_after_refused_body))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             error::panic_response,

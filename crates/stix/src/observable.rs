@@ -256,6 +256,66 @@ fn from_test(t: &PropTest, out: &mut Vec<Observable>) {
     }
 }
 
+/// What to look up in an observable index to find the objects that mention `q`: the kinds and
+/// normalised values. An address or network also matches every network that contains it (a
+/// CIDR is stored in normal form, so those are exact lookups: 33 for IPv4, 129 for IPv6). The
+/// kind is told by the value's form: address or network, URL (has a scheme), e-mail address,
+/// hex of a hash's length (every algorithm of that length), a number (port or AS), else a
+/// domain name.
+pub fn search_terms(q: &str) -> Result<(Vec<Kind>, Vec<String>), String> {
+    let q = q.trim();
+    if q.is_empty() {
+        return Err("give a value to search for: an IP address or CIDR, domain, URL, e-mail address or hash".into());
+    }
+    if let Some((kind, value)) = normalize_ip(q) {
+        let net: ipnet::IpNet = value
+            .parse()
+            .or_else(|_| value.parse::<IpAddr>().map(ipnet::IpNet::from))
+            .map_err(|_| format!("'{q}' is not an address"))?;
+        let values = (0..=net.prefix_len())
+            .rev()
+            .filter_map(|len| ipnet::IpNet::new(net.addr(), len).ok())
+            .map(|n| {
+                let n = n.trunc();
+                if n.prefix_len() == n.max_prefix_len() {
+                    n.addr().to_string()
+                } else {
+                    n.to_string()
+                }
+            })
+            .collect();
+        return Ok((vec![kind], values));
+    }
+    if q.contains("://") {
+        let u = normalize_url(q).ok_or_else(|| format!("'{q}' is not a URL"))?;
+        return Ok((vec![Kind::Url], vec![u]));
+    }
+    if q.contains('@') {
+        let e = normalize_email(q).ok_or_else(|| format!("'{q}' is not an e-mail address"))?;
+        return Ok((vec![Kind::Email], vec![e]));
+    }
+    if q.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let algs: &[&str] = match q.len() {
+            32 => &["MD5"],
+            40 => &["SHA-1"],
+            64 => &["SHA-256", "SHA3-256"],
+            128 => &["SHA-512", "SHA3-512"],
+            _ => &[],
+        };
+        if !algs.is_empty() {
+            let kinds = algs.iter().map(|a| Kind::Hash((*a).to_owned())).collect();
+            return Ok((kinds, vec![q.to_ascii_lowercase()]));
+        }
+    }
+    if let Ok(n) = q.parse::<u32>() {
+        return Ok((vec![Kind::Port, Kind::Asn], vec![n.to_string()]));
+    }
+    let d = normalize_domain(q).ok_or_else(|| {
+        format!("'{q}' is not an address, URL, e-mail address, hash or domain name")
+    })?;
+    Ok((vec![Kind::Domain], vec![d]))
+}
+
 /// The observables an SCO itself carries.
 fn from_sco(obj: &serde_json::Map<String, Value>, out: &mut Vec<Observable>) {
     let Some(ty) = obj.get("type").and_then(Value::as_str) else {
@@ -398,6 +458,37 @@ mod tests {
             got.sort();
             assert_eq!(got, want, "{p}");
         }
+    }
+
+    #[test]
+    fn search_terms_by_form() {
+        let (k, v) = search_terms("198.51.100.7").unwrap();
+        assert_eq!(k, [Kind::Ipv4]);
+        assert_eq!(v.len(), 33);
+        assert_eq!(v[0], "198.51.100.7");
+        assert!(v.contains(&"198.51.100.0/24".to_owned()) && v.contains(&"0.0.0.0/0".to_owned()));
+        let (_, v) = search_terms("2001:db8::1").unwrap();
+        assert_eq!(v.len(), 129);
+        let (_, v) = search_terms("198.51.100.0/24").unwrap();
+        assert_eq!(v.len(), 25);
+        assert_eq!(
+            search_terms("Evil.Example.").unwrap(),
+            (vec![Kind::Domain], vec!["evil.example".into()])
+        );
+        assert_eq!(
+            search_terms("HTTP://Evil.Example/x").unwrap().1,
+            ["http://evil.example/x"]
+        );
+        assert_eq!(search_terms("a@B.example").unwrap().1, ["a@b.example"]);
+        let (k, v) = search_terms(&"AB".repeat(32)).unwrap();
+        assert_eq!(
+            k,
+            [Kind::Hash("SHA-256".into()), Kind::Hash("SHA3-256".into())]
+        );
+        assert_eq!(v, ["ab".repeat(32)]);
+        assert_eq!(search_terms("443").unwrap().0, [Kind::Port, Kind::Asn]);
+        assert!(search_terms("  ").is_err());
+        assert!(search_terms("not a domain!").is_err());
     }
 
     #[test]

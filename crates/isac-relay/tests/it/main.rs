@@ -5,4 +5,5 @@ mod cli;
 mod crash;
 mod helpers;
 mod paging;
+mod search;
 mod taxii;

@@ -3,6 +3,8 @@
 
 mod render;
 
+pub use render::json;
+
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, RawQuery, State};
@@ -43,19 +45,17 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(versions),
         )
         .route(&at("collections/{cid}/manifest/"), get(manifest))
-        .fallback(no_route)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn(media::negotiate))
+        .route_layer(middleware::from_fn(media::negotiate))
 }
 
-async fn no_route() -> ApiError {
+pub async fn no_route() -> ApiError {
     ApiError::NoRoute(
         StatusCode::NOT_FOUND,
         "no such TAXII endpoint (TAXII URLs end in '/')".into(),
     )
 }
 
-async fn method_not_allowed() -> ApiError {
+pub async fn method_not_allowed() -> ApiError {
     ApiError::NoRoute(
         StatusCode::METHOD_NOT_ALLOWED,
         "this endpoint does not support that method".into(),

@@ -9,10 +9,16 @@ use rusqlite::Connection;
 use super::StoreOpenError;
 
 /// Every step, in order; step N brings the schema to version N.
-pub const STEPS: &[(&str, &str)] = &[(
-    "0001_init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
+pub const STEPS: &[(&str, &str)] = &[
+    (
+        "0001_init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        "0002_observables",
+        include_str!("../../migrations/sqlite/0002_observables.sql"),
+    ),
+];
 
 pub fn run(conn: &Connection, path: &Path) -> Result<(), StoreOpenError> {
     let err = |source| StoreOpenError::Migrate {

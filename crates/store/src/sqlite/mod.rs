@@ -22,7 +22,7 @@ use relay_core::Feed;
 use relay_core::principal::{Principal, Role};
 use relay_core::query::{ObjectPage, ObjectQuery, VersionFilter};
 use relay_core::status::Status;
-use relay_core::store::{AddObjects, Store, StoreError};
+use relay_core::store::{AddObjects, ObservableHit, ObservableQuery, Store, StoreError};
 use relay_core::token::{TokenHash, generate_key};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use stix::Timestamp;
@@ -470,6 +470,14 @@ impl Store for SqliteStore {
             objects::delete(conn, &feed_id, &object_id, &versions, &spec_versions)
         })
         .await
+    }
+
+    async fn search_observables(
+        &self,
+        query: &ObservableQuery,
+    ) -> Result<Vec<ObservableHit>, StoreError> {
+        let query = query.clone();
+        self.read(move |conn| objects::search(conn, &query)).await
     }
 
     async fn close(&self) {

@@ -4,7 +4,7 @@
 
 use relay_core::query::{ObjectPage, ObjectQuery, StoredObject, VersionFilter};
 use relay_core::status::{Outcome, Status};
-use relay_core::store::{AddObjects, StoreError};
+use relay_core::store::{AddObjects, ObservableHit, ObservableQuery, StoreError};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use stix::Timestamp;
@@ -59,6 +59,10 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
         )
         .map_err(internal)?;
 
+    let mut observe = conn
+        .prepare_cached("INSERT INTO observables (object_seq, kind, value) VALUES (?1, ?2, ?3)")
+        .map_err(internal)?;
+
     let mut outcomes = Vec::with_capacity(request.objects.len());
     for obj in request.objects {
         let probe = obj.version.map_or(i64::MIN, Timestamp::as_micros);
@@ -109,6 +113,12 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
                 obj.body
             ])
             .map_err(internal)?;
+        let seq = conn.last_insert_rowid();
+        for o in &obj.observables {
+            observe
+                .execute(params![seq, o.kind.to_string(), o.value])
+                .map_err(internal)?;
+        }
         outcomes.push(Outcome::Added {
             id: obj.id,
             version: Timestamp::from_micros(version).to_string(),
@@ -298,4 +308,57 @@ pub fn delete(
         .map_err(internal)?;
     }
     Ok(deleted)
+}
+
+/// Current versions that mention any of the observables, in the given feeds, newest first.
+pub fn search(conn: &Connection, q: &ObservableQuery) -> Result<Vec<ObservableHit>, StoreError> {
+    if q.feed_ids.is_empty() || q.kinds.is_empty() || q.values.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = "SELECT c.id, o.stix_id, o.stix_type, o.version, o.date_added, ob.kind, ob.value
+                     FROM observables ob
+                     JOIN objects o ON o.seq = ob.object_seq
+                     JOIN collections c ON c.seq = o.collection
+                    WHERE o.is_last = 1"
+        .to_owned();
+    let mut args = Vec::new();
+    push_in(
+        &mut sql,
+        &mut args,
+        "ob.kind",
+        q.kinds.iter().cloned().map(SqlValue::Text),
+    );
+    push_in(
+        &mut sql,
+        &mut args,
+        "ob.value",
+        q.values.iter().cloned().map(SqlValue::Text),
+    );
+    push_in(
+        &mut sql,
+        &mut args,
+        "c.id",
+        q.feed_ids.iter().cloned().map(SqlValue::Text),
+    );
+    sql.push_str(" ORDER BY o.date_added DESC LIMIT ?");
+    args.push(SqlValue::Integer(
+        i64::try_from(q.limit).unwrap_or(i64::MAX),
+    ));
+    let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
+    let hits = stmt
+        .query_map(params_from_iter(args), |r| {
+            Ok(ObservableHit {
+                feed_id: r.get(0)?,
+                object_id: r.get(1)?,
+                object_type: r.get(2)?,
+                version: Timestamp::from_micros(r.get(3)?),
+                date_added: Timestamp::from_micros(r.get(4)?),
+                kind: r.get(5)?,
+                value: r.get(6)?,
+            })
+        })
+        .map_err(internal)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(internal)?;
+    Ok(hits)
 }

@@ -43,6 +43,7 @@ mod sqlite {
         delete_remarks_first_and_last,
         status_is_kept,
         closed_store_refuses_work,
+        observables_are_indexed_per_current_version,
     );
 
     #[tokio::test]

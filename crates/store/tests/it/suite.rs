@@ -19,6 +19,7 @@ fn obj(id: &str, ty: &str, version: Option<&str>) -> NewObject {
         spec_version: "2.1".into(),
         version: version.map(ts),
         body: format!("{{\"id\":\"{id}\",\"v\":\"{}\"}}", version.unwrap_or("-")),
+        observables: Vec::new(),
     }
 }
 
@@ -416,4 +417,85 @@ pub async fn closed_store_refuses_work(store: Arc<dyn Store>) {
         store.add_objects(add(&feed, Vec::new())).await,
         Err(StoreError::Unavailable(_))
     ));
+}
+
+pub async fn observables_are_indexed_per_current_version(store: Arc<dyn Store>) {
+    use relay_core::store::ObservableQuery;
+    use stix::observable::{Kind, Observable};
+    let feed = seed(&store).await;
+    let other = Feed {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: "OTHER".into(),
+        description: None,
+    };
+    store.create_feed(&other).await.unwrap();
+    let mention = |v: &str| Observable {
+        kind: Kind::Domain,
+        value: v.into(),
+    };
+    let mut v1 = obj(A, "indicator", Some("2024-01-01T00:00:00Z"));
+    v1.observables = vec![mention("a.example"), mention("b.example")];
+    let mut v2 = obj(A, "indicator", Some("2024-02-01T00:00:00Z"));
+    v2.observables = vec![mention("b.example")];
+    store.add_objects(add(&feed, vec![v1])).await.unwrap();
+    let mut elsewhere = obj(B, "malware", Some("2024-01-01T00:00:00Z"));
+    elsewhere.observables = vec![mention("a.example")];
+    store
+        .add_objects(add(&other, vec![elsewhere]))
+        .await
+        .unwrap();
+    let q = |values: &[&str], feeds: &[&Feed]| ObservableQuery {
+        feed_ids: feeds.iter().map(|f| f.id.clone()).collect(),
+        kinds: vec!["domain".into()],
+        values: values.iter().map(|v| (*v).to_owned()).collect(),
+        limit: 100,
+    };
+    let hits = store
+        .search_observables(&q(&["a.example"], &[&feed]))
+        .await
+        .unwrap();
+    assert_eq!(
+        hits.iter()
+            .map(|h| h.object_id.as_str())
+            .collect::<Vec<_>>(),
+        [A],
+        "only the feeds asked for"
+    );
+    let both = store
+        .search_observables(&q(&["a.example"], &[&feed, &other]))
+        .await
+        .unwrap();
+    assert_eq!(both.len(), 2);
+    store.add_objects(add(&feed, vec![v2])).await.unwrap();
+    assert!(
+        store
+            .search_observables(&q(&["a.example"], &[&feed]))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let hits = store
+        .search_observables(&q(&["b.example"], &[&feed]))
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].version, ts("2024-02-01T00:00:00Z"));
+    store
+        .delete_object(&feed.id, A, &VersionFilter::All, &[])
+        .await
+        .unwrap();
+    assert!(
+        store
+            .search_observables(&q(&["b.example"], &[&feed]))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .search_observables(&q(&["b.example"], &[]))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -1,0 +1,105 @@
+//! The relay's own JSON API (not TAXII), under `/api/v1/`. Its answers, errors included, are
+//! `application/json`; authentication is the same as TAXII's.
+
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware;
+use axum::response::Response;
+use axum::routing::get;
+use relay_core::Error;
+use serde::Serialize;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/search", get(search))
+        .route_layer(middleware::from_fn(json_media_type))
+}
+
+async fn json_media_type(req: axum::extract::Request, next: middleware::Next) -> Response {
+    let mut resp = next.run(req).await;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+#[derive(Serialize)]
+struct SearchView {
+    query: QueryView,
+    results: Vec<HitView>,
+}
+
+#[derive(Serialize)]
+struct QueryView {
+    kinds: Vec<String>,
+    values: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct HitView {
+    collection_id: String,
+    feed: String,
+    object_id: String,
+    #[serde(rename = "type")]
+    object_type: String,
+    version: String,
+    date_added: String,
+    kind: String,
+    value: String,
+}
+
+/// `GET /api/v1/search?q=VALUE[&limit=N]`: the current objects, in the feeds the caller may
+/// read, that mention the value (an address also finds the networks that contain it).
+async fn search(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let params: Vec<(String, String)> = q
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let value = get("q").ok_or_else(|| {
+        Error::Invalid("the parameter q (the value to search for) is required".into())
+    })?;
+    let limit = get("limit")
+        .map(|l| {
+            l.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                Error::Invalid(format!("invalid limit '{l}': expected a positive integer"))
+            })
+        })
+        .transpose()?;
+    let found = s.relay.search(&who, value, limit).await?;
+    let view = SearchView {
+        query: QueryView {
+            kinds: found.kinds,
+            values: found.values,
+        },
+        results: found
+            .hits
+            .into_iter()
+            .map(|(feed, h)| HitView {
+                collection_id: feed.id,
+                feed: feed.name,
+                object_id: h.object_id,
+                object_type: h.object_type,
+                version: h.version.to_string(),
+                date_added: h.date_added.to_string(),
+                kind: h.kind,
+                value: h.value,
+            })
+            .collect(),
+    };
+    Ok(crate::taxii::json(axum::http::StatusCode::OK, &view))
+}
