@@ -77,7 +77,10 @@ async fn values_are_found_in_normal_form_and_networks_contain_addresses() {
     assert_eq!(hit["feed"], "TEST");
     assert_eq!(hit["collection_id"], app.test_feed);
     // Another address of the network finds only the network.
-    assert_eq!(found(&search(&app, "198.51.100.200").await), vec![net.clone()]);
+    assert_eq!(
+        found(&search(&app, "198.51.100.200").await),
+        vec![net.clone()]
+    );
     assert!(found(&search(&app, "203.0.113.1").await).is_empty());
 
     assert_eq!(
