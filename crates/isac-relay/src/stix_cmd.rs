@@ -31,10 +31,18 @@ pub fn validate(files: &[std::path::PathBuf]) -> Result<bool> {
         let objects = document_objects(&doc);
         let mut invalid = 0;
         for (at, obj) in &objects {
-            if let Err(e) = stix::check_object(obj) {
-                invalid += 1;
-                let id = obj.get("id").and_then(Value::as_str).unwrap_or("(no id)");
-                writeln!(out, "{}: {id}: {}", path.display(), e.under(at))?;
+            let id = obj.get("id").and_then(Value::as_str).unwrap_or("(no id)");
+            match stix::check_object(obj) {
+                Ok(meta) => {
+                    for w in meta.warnings {
+                        let w = w.strip_prefix('$').unwrap_or(&w);
+                        writeln!(out, "{}: {id}: warning: {at}{w}", path.display())?;
+                    }
+                }
+                Err(e) => {
+                    invalid += 1;
+                    writeln!(out, "{}: {id}: {}", path.display(), e.under(at))?;
+                }
             }
         }
         writeln!(

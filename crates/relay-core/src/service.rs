@@ -331,10 +331,11 @@ impl Relay {
             match stix::check_object(&item) {
                 Ok(meta) => objects.push(NewObject {
                     observables: stix::observable::extract(&item),
-                    id: meta.id.as_str().to_owned(),
                     version: meta.version(),
+                    id: meta.id.as_str().to_owned(),
                     object_type: meta.object_type,
                     spec_version: meta.spec_version,
+                    warnings: meta.warnings,
                     body: item.to_string(),
                 }),
                 Err(e) => draft.failures.push(StatusDetail {

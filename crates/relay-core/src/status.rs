@@ -33,15 +33,14 @@ pub struct Status {
 /// What became of one valid object in the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
+    /// Stored; with the validator's warnings, which the status keeps.
     Added {
         id: String,
         version: String,
+        warnings: Vec<String>,
     },
     /// The same id and version was already in the feed; nothing new was stored.
-    AlreadyPresent {
-        id: String,
-        version: String,
-    },
+    AlreadyPresent { id: String, version: String },
 }
 
 /// A status resource before the store has written the valid objects.
@@ -59,10 +58,15 @@ impl StatusDraft {
         let successes: Vec<StatusDetail> = outcomes
             .into_iter()
             .map(|o| match o {
-                Outcome::Added { id, version } => StatusDetail {
+                Outcome::Added {
                     id,
                     version,
-                    message: None,
+                    warnings,
+                } => StatusDetail {
+                    id,
+                    version,
+                    message: (!warnings.is_empty())
+                        .then(|| format!("accepted with warnings: {}", warnings.join("; "))),
                 },
                 Outcome::AlreadyPresent { id, version } => StatusDetail {
                     id,

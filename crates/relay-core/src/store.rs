@@ -38,6 +38,8 @@ pub struct NewObject {
     pub body: String,
     /// What the object mentions, indexed for search.
     pub observables: Vec<Observable>,
+    /// The validator's warnings, kept in the status resource.
+    pub warnings: Vec<String>,
 }
 
 /// A search of the observable index: any of `kinds` with any of `values`, in the given feeds,

@@ -8,6 +8,7 @@ pub mod id;
 pub mod object;
 pub mod observable;
 pub mod pattern;
+mod rules;
 pub mod timestamp;
 
 pub use id::{IdError, StixId};

@@ -89,6 +89,8 @@ pub struct ObjectMeta {
     pub spec_version: String,
     pub created: Option<Timestamp>,
     pub modified: Option<Timestamp>,
+    /// What is allowed but doubtful, each as `JSON-PATH: message`.
+    pub warnings: Vec<String>,
 }
 
 impl ObjectMeta {
@@ -207,12 +209,14 @@ pub fn check_object(value: &Value) -> Result<ObjectMeta, ObjectError> {
     if object_type == "indicator" {
         check_pattern(obj)?;
     }
+    let warnings = crate::rules::check(object_type, obj)?;
     Ok(ObjectMeta {
         id,
         object_type: object_type.to_owned(),
         spec_version: spec_version.to_owned(),
         created,
         modified,
+        warnings,
     })
 }
 

@@ -584,3 +584,33 @@ async fn unknown_routes_and_methods_get_taxii_errors() {
         .unwrap();
     assert_taxii_error(post_root, StatusCode::METHOD_NOT_ALLOWED).await;
 }
+
+#[tokio::test]
+async fn validation_failures_name_the_rule_and_warnings_are_kept() {
+    let app = spawn_app().await;
+    let mut late = indicator(&new_id("indicator"), "2024-01-01T00:00:00.000Z");
+    late["valid_until"] = json!("2023-01-01T00:00:00Z");
+    let odd = json!({
+        "type": "widget", "spec_version": "2.1", "id": new_id("widget"),
+        "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z"
+    });
+    let status = app.post_ok(&[late, odd.clone()]).await;
+    assert_eq!(status["failure_count"], 1);
+    let msg = status["failures"][0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("$.valid_until") && msg.contains("later than valid_from"),
+        "{msg}"
+    );
+    let warned = status["successes"][0]["message"].as_str().unwrap();
+    assert!(
+        warned.starts_with("accepted with warnings") && warned.contains("$.type"),
+        "{warned}"
+    );
+    let again = app
+        .get_json(&format!("status/{}/", status["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(
+        again["successes"][0]["message"], warned,
+        "warnings are kept"
+    );
+}

@@ -122,6 +122,7 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
         outcomes.push(Outcome::Added {
             id: obj.id,
             version: Timestamp::from_micros(version).to_string(),
+            warnings: obj.warnings,
         });
     }
 

@@ -20,6 +20,7 @@ fn obj(id: &str, ty: &str, version: Option<&str>) -> NewObject {
         version: version.map(ts),
         body: format!("{{\"id\":\"{id}\",\"v\":\"{}\"}}", version.unwrap_or("-")),
         observables: Vec::new(),
+        warnings: Vec::new(),
     }
 }
 

@@ -1,0 +1,880 @@
+//! The property rules of STIX 2.1 beyond the common ones of `object`: each type's required
+//! properties, timestamps and reference targets, and the MUSTs that tie properties together
+//! (`valid_until` after `valid_from`, `last_seen` not before `first_seen`, ranges, closed
+//! enumerations, kill-chain phases, external references, granular-marking selectors, custom
+//! property names). Errors stop the object; warnings are returned for the caller to keep.
+
+use serde_json::{Map, Value};
+
+use crate::id::StixId;
+use crate::object::{ObjectError, SCO_TYPES};
+use crate::timestamp::Timestamp;
+
+/// Rules of one STIX 2.1 object type.
+struct TypeRules {
+    name: &'static str,
+    required: &'static [&'static str],
+    timestamps: &'static [&'static str],
+    /// Reference properties (`*_ref` or `*_refs`) and the object types they may point to;
+    /// an empty list allows any type.
+    refs: &'static [(&'static str, &'static [&'static str])],
+}
+
+const ANY: &[&str] = &[];
+const SDO_TYPES: &[&str] = &[
+    "attack-pattern",
+    "campaign",
+    "course-of-action",
+    "grouping",
+    "identity",
+    "incident",
+    "indicator",
+    "infrastructure",
+    "intrusion-set",
+    "location",
+    "malware",
+    "malware-analysis",
+    "note",
+    "observed-data",
+    "opinion",
+    "report",
+    "threat-actor",
+    "tool",
+    "vulnerability",
+];
+
+const RULES: &[TypeRules] = &[
+    TypeRules {
+        name: "attack-pattern",
+        required: &["name"],
+        timestamps: &[],
+        refs: &[],
+    },
+    TypeRules {
+        name: "campaign",
+        required: &["name"],
+        timestamps: &["first_seen", "last_seen"],
+        refs: &[],
+    },
+    TypeRules {
+        name: "course-of-action",
+        required: &["name"],
+        timestamps: &[],
+        refs: &[],
+    },
+    TypeRules {
+        name: "grouping",
+        required: &["context", "object_refs"],
+        timestamps: &[],
+        refs: &[("object_refs", ANY)],
+    },
+    TypeRules {
+        name: "identity",
+        required: &["name"],
+        timestamps: &[],
+        refs: &[],
+    },
+    TypeRules {
+        name: "incident",
+        required: &["name"],
+        timestamps: &[],
+        refs: &[],
+    },
+    TypeRules {
+        name: "indicator",
+        required: &["pattern", "pattern_type", "valid_from"],
+        timestamps: &["valid_from", "valid_until"],
+        refs: &[],
+    },
+    TypeRules {
+        name: "infrastructure",
+        required: &["name"],
+        timestamps: &["first_seen", "last_seen"],
+        refs: &[],
+    },
+    TypeRules {
+        name: "intrusion-set",
+        required: &["name"],
+        timestamps: &["first_seen", "last_seen"],
+        refs: &[],
+    },
+    TypeRules {
+        name: "location",
+        required: &[],
+        timestamps: &[],
+        refs: &[],
+    },
+    TypeRules {
+        name: "malware",
+        required: &["is_family"],
+        timestamps: &["first_seen", "last_seen"],
+        refs: &[
+            ("operating_system_refs", &["software"]),
+            ("sample_refs", &["file", "artifact"]),
+        ],
+    },
+    TypeRules {
+        name: "malware-analysis",
+        required: &["product"],
+        timestamps: &["submitted", "analysis_started", "analysis_ended"],
+        refs: &[
+            ("host_vm_ref", &["software"]),
+            ("operating_system_ref", &["software"]),
+            ("installed_software_refs", &["software"]),
+            ("sample_ref", &["file", "network-traffic", "artifact"]),
+            ("analysis_sco_refs", ANY),
+        ],
+    },
+    TypeRules {
+        name: "note",
+        required: &["content", "object_refs"],
+        timestamps: &[],
+        refs: &[("object_refs", ANY)],
+    },
+    TypeRules {
+        name: "observed-data",
+        required: &["first_observed", "last_observed", "number_observed"],
+        timestamps: &["first_observed", "last_observed"],
+        refs: &[("object_refs", ANY)],
+    },
+    TypeRules {
+        name: "opinion",
+        required: &["opinion", "object_refs"],
+        timestamps: &[],
+        refs: &[("object_refs", ANY)],
+    },
+    TypeRules {
+        name: "report",
+        required: &["name", "published", "object_refs"],
+        timestamps: &["published"],
+        refs: &[("object_refs", ANY)],
+    },
+    TypeRules {
+        name: "threat-actor",
+        required: &["name"],
+        timestamps: &["first_seen", "last_seen"],
+        refs: &[],
+    },
+    TypeRules {
+        name: "tool",
+        required: &["name"],
+        timestamps: &[],
+        refs: &[],
+    },
+    TypeRules {
+        name: "vulnerability",
+        required: &["name"],
+        timestamps: &[],
+        refs: &[],
+    },
+    TypeRules {
+        name: "relationship",
+        required: &["relationship_type", "source_ref", "target_ref"],
+        timestamps: &["start_time", "stop_time"],
+        refs: &[("source_ref", ANY), ("target_ref", ANY)],
+    },
+    TypeRules {
+        name: "sighting",
+        required: &["sighting_of_ref"],
+        timestamps: &["first_seen", "last_seen"],
+        refs: &[
+            ("sighting_of_ref", ANY),
+            ("observed_data_refs", &["observed-data"]),
+            ("where_sighted_refs", &["identity", "location"]),
+        ],
+    },
+    TypeRules {
+        name: "language-content",
+        required: &["object_ref", "contents"],
+        timestamps: &["object_modified"],
+        refs: &[("object_ref", ANY)],
+    },
+    TypeRules {
+        name: "marking-definition",
+        required: &[],
+        timestamps: &[],
+        refs: &[],
+    },
+    TypeRules {
+        name: "extension-definition",
+        required: &[
+            "name",
+            "schema",
+            "version",
+            "extension_types",
+            "created_by_ref",
+        ],
+        timestamps: &[],
+        refs: &[],
+    },
+];
+
+fn err(path: impl Into<String>, message: impl Into<String>) -> ObjectError {
+    ObjectError {
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+fn timestamp_at(obj: &Map<String, Value>, name: &str) -> Result<Option<Timestamp>, ObjectError> {
+    match obj.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Timestamp::parse(s)
+            .map(Some)
+            .map_err(|e| err(format!("$.{name}"), e.to_string())),
+        Some(_) => Err(err(format!("$.{name}"), "must be a timestamp string")),
+    }
+}
+
+/// `later` must not be before `earlier` (or strictly after it, when `strict`).
+fn ordered(
+    obj: &Map<String, Value>,
+    earlier: &str,
+    later: &str,
+    strict: bool,
+) -> Result<(), ObjectError> {
+    if let (Some(a), Some(b)) = (timestamp_at(obj, earlier)?, timestamp_at(obj, later)?) {
+        let bad = if strict { b <= a } else { b < a };
+        if bad {
+            let rel = if strict {
+                "later than"
+            } else {
+                "later than or equal to"
+            };
+            return Err(err(
+                format!("$.{later}"),
+                format!("must be {rel} {earlier}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn integer_in(obj: &Map<String, Value>, name: &str, lo: i64, hi: i64) -> Result<(), ObjectError> {
+    match obj.get(name) {
+        None => Ok(()),
+        Some(v) => match v.as_i64() {
+            Some(n) if (lo..=hi).contains(&n) && !v.is_f64() => Ok(()),
+            _ => Err(err(
+                format!("$.{name}"),
+                format!("must be an integer from {lo} to {hi}"),
+            )),
+        },
+    }
+}
+
+/// Checks an identifier a reference holds, and the type it points to.
+fn check_ref(path: &str, v: &Value, allowed: &[&str]) -> Result<(), ObjectError> {
+    let s = v
+        .as_str()
+        .ok_or_else(|| err(path, "must be an identifier string"))?;
+    let id = StixId::parse(s).map_err(|e| err(path, e.to_string()))?;
+    if !allowed.is_empty() && !allowed.contains(&id.object_type()) {
+        return Err(err(
+            path,
+            format!(
+                "must refer to {}, not {}",
+                allowed.join(" or "),
+                id.object_type()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_ref_prop(
+    obj: &Map<String, Value>,
+    name: &str,
+    allowed: &[&str],
+) -> Result<(), ObjectError> {
+    let Some(v) = obj.get(name) else {
+        return Ok(());
+    };
+    let path = format!("$.{name}");
+    if name.ends_with("_refs") {
+        let items = v
+            .as_array()
+            .ok_or_else(|| err(&path, "must be a list of identifiers"))?;
+        if items.is_empty() {
+            return Err(err(&path, "must not be empty"));
+        }
+        for (i, item) in items.iter().enumerate() {
+            check_ref(&format!("{path}[{i}]"), item, allowed)?;
+        }
+        Ok(())
+    } else {
+        check_ref(&path, v, allowed)
+    }
+}
+
+fn string_list(obj: &Map<String, Value>, name: &str) -> Result<(), ObjectError> {
+    match obj.get(name) {
+        None => Ok(()),
+        Some(Value::Array(items)) if !items.is_empty() && items.iter().all(Value::is_string) => {
+            Ok(())
+        }
+        Some(_) => Err(err(
+            format!("$.{name}"),
+            "must be a non-empty list of strings",
+        )),
+    }
+}
+
+/// Properties every SDO, SRO, language-content and marking-definition may have, and their
+/// rules.
+fn check_common(obj: &Map<String, Value>) -> Result<(), ObjectError> {
+    check_ref_prop(obj, "created_by_ref", &["identity"])?;
+    check_ref_prop(obj, "object_marking_refs", &["marking-definition"])?;
+    integer_in(obj, "confidence", 0, 100)?;
+    if let Some(v) = obj.get("revoked")
+        && !v.is_boolean()
+    {
+        return Err(err("$.revoked", "must be true or false"));
+    }
+    string_list(obj, "labels")?;
+    if let Some(refs) = obj.get("external_references") {
+        let items = refs
+            .as_array()
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| err("$.external_references", "must be a non-empty list"))?;
+        for (i, r) in items.iter().enumerate() {
+            let path = format!("$.external_references[{i}]");
+            let r = r
+                .as_object()
+                .ok_or_else(|| err(&path, "must be an object"))?;
+            if !r.get("source_name").is_some_and(Value::is_string) {
+                return Err(err(format!("{path}.source_name"), "is required"));
+            }
+            if !["description", "url", "external_id"]
+                .iter()
+                .any(|p| r.contains_key(*p))
+            {
+                return Err(err(
+                    &path,
+                    "needs a description, url or external_id besides source_name",
+                ));
+            }
+        }
+    }
+    if let Some(phases) = obj.get("kill_chain_phases") {
+        let items = phases
+            .as_array()
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| err("$.kill_chain_phases", "must be a non-empty list"))?;
+        for (i, p) in items.iter().enumerate() {
+            for field in ["kill_chain_name", "phase_name"] {
+                if p.get(field)
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty)
+                {
+                    return Err(err(
+                        format!("$.kill_chain_phases[{i}].{field}"),
+                        "is required",
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(markings) = obj.get("granular_markings") {
+        let items = markings
+            .as_array()
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| err("$.granular_markings", "must be a non-empty list"))?;
+        for (i, m) in items.iter().enumerate() {
+            let path = format!("$.granular_markings[{i}]");
+            let has_ref = m.get("marking_ref").is_some();
+            let has_lang = m.get("lang").is_some();
+            if has_ref == has_lang {
+                return Err(err(&path, "needs exactly one of marking_ref and lang"));
+            }
+            if let Some(r) = m.get("marking_ref") {
+                check_ref(&format!("{path}.marking_ref"), r, &["marking-definition"])?;
+            }
+            let selectors = m
+                .get("selectors")
+                .and_then(Value::as_array)
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| err(format!("{path}.selectors"), "must be a non-empty list"))?;
+            for (j, s) in selectors.iter().enumerate() {
+                let s = s.as_str().unwrap_or_default();
+                if !selector_resolves(&Value::Object(obj.clone()), s) {
+                    return Err(err(
+                        format!("{path}.selectors[{j}]"),
+                        format!("'{s}' does not select a property of this object"),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A granular-marking selector (`description`, `external_references.[0].source_name`) must
+/// name something that exists in the object.
+fn selector_resolves(obj: &Value, selector: &str) -> bool {
+    if selector.is_empty() {
+        return false;
+    }
+    let mut at = obj;
+    for step in selector.split('.') {
+        let next = if let Some(index) = step.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            index
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| at.as_array()?.get(i))
+        } else {
+            at.as_object().and_then(|o| o.get(step))
+        };
+        match next {
+            Some(v) => at = v,
+            None => return false,
+        }
+    }
+    true
+}
+
+/// A custom property name: 3-250 characters of a-z, 0-9 and `_` (STIX 2.1 section 11.1).
+fn valid_property_name(name: &str) -> bool {
+    (3..=250).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn check_specific(object_type: &str, obj: &Map<String, Value>) -> Result<(), ObjectError> {
+    match object_type {
+        "indicator" => ordered(obj, "valid_from", "valid_until", true)?,
+        "campaign" | "intrusion-set" | "threat-actor" | "infrastructure" => {
+            ordered(obj, "first_seen", "last_seen", false)?;
+        }
+        "observed-data" => {
+            ordered(obj, "first_observed", "last_observed", false)?;
+            integer_in(obj, "number_observed", 1, 999_999_999)?;
+            if obj.contains_key("objects") == obj.contains_key("object_refs") {
+                return Err(err(
+                    "$",
+                    "observed-data needs exactly one of objects and object_refs",
+                ));
+            }
+        }
+        "relationship" => ordered(obj, "start_time", "stop_time", true)?,
+        "location" => {
+            let has_point = obj.contains_key("latitude") && obj.contains_key("longitude");
+            if !(obj.contains_key("region") || obj.contains_key("country") || has_point) {
+                return Err(err(
+                    "$",
+                    "a location needs a region, a country, or latitude and longitude",
+                ));
+            }
+            if obj.contains_key("latitude") != obj.contains_key("longitude") {
+                return Err(err("$.latitude", "latitude and longitude go together"));
+            }
+            for (name, limit) in [("latitude", 90.0), ("longitude", 180.0)] {
+                if let Some(v) = obj.get(name) {
+                    let x = v
+                        .as_f64()
+                        .ok_or_else(|| err(format!("$.{name}"), "must be a number"))?;
+                    if !(-limit..=limit).contains(&x) {
+                        return Err(err(
+                            format!("$.{name}"),
+                            format!("must be from -{limit} to {limit}"),
+                        ));
+                    }
+                }
+            }
+        }
+        "malware" => {
+            ordered(obj, "first_seen", "last_seen", false)?;
+            let family = obj
+                .get("is_family")
+                .and_then(Value::as_bool)
+                .ok_or_else(|| err("$.is_family", "must be true or false"))?;
+            if family && !obj.contains_key("name") {
+                return Err(err("$.name", "is required when is_family is true"));
+            }
+        }
+        "malware-analysis"
+            if !obj.contains_key("result") && !obj.contains_key("analysis_sco_refs") =>
+        {
+            return Err(err(
+                "$",
+                "a malware-analysis needs a result or analysis_sco_refs",
+            ));
+        }
+        "opinion" => {
+            const OPINIONS: &[&str] = &[
+                "strongly-disagree",
+                "disagree",
+                "neutral",
+                "agree",
+                "strongly-agree",
+            ];
+            let o = obj
+                .get("opinion")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if !OPINIONS.contains(&o) {
+                return Err(err(
+                    "$.opinion",
+                    format!("must be one of {}", OPINIONS.join(", ")),
+                ));
+            }
+        }
+        "sighting" => {
+            ordered(obj, "first_seen", "last_seen", false)?;
+            integer_in(obj, "count", 0, 999_999_999)?;
+            if let Some(r) = obj.get("sighting_of_ref") {
+                let id = r.as_str().and_then(|s| StixId::parse(s).ok());
+                if let Some(id) = id
+                    && (SCO_TYPES.contains(&id.object_type())
+                        || ["relationship", "sighting"].contains(&id.object_type()))
+                {
+                    return Err(err("$.sighting_of_ref", "must refer to an SDO"));
+                }
+            }
+        }
+        "marking-definition" => {
+            let has_def = obj.contains_key("definition_type") || obj.contains_key("definition");
+            if !has_def && !obj.contains_key("extensions") {
+                return Err(err(
+                    "$",
+                    "a marking definition needs definition_type and definition, or extensions",
+                ));
+            }
+            if has_def && !(obj.contains_key("definition_type") && obj.contains_key("definition")) {
+                return Err(err("$", "definition_type and definition go together"));
+            }
+            if obj.get("definition_type").and_then(Value::as_str) == Some("tlp") {
+                let tlp = obj.pointer_str("/definition/tlp");
+                if !matches!(tlp, Some("white" | "green" | "amber" | "red")) {
+                    return Err(err(
+                        "$.definition.tlp",
+                        "must be white, green, amber or red",
+                    ));
+                }
+            }
+        }
+        "extension-definition" => {
+            const TYPES: &[&str] = &[
+                "new-sdo",
+                "new-sco",
+                "new-sro",
+                "property-extension",
+                "toplevel-property-extension",
+            ];
+            let items = obj
+                .get("extension_types")
+                .and_then(Value::as_array)
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| err("$.extension_types", "must be a non-empty list"))?;
+            for (i, t) in items.iter().enumerate() {
+                if !t.as_str().is_some_and(|t| TYPES.contains(&t)) {
+                    return Err(err(
+                        format!("$.extension_types[{i}]"),
+                        format!("must be one of {}", TYPES.join(", ")),
+                    ));
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+trait PointerStr {
+    fn pointer_str(&self, p: &str) -> Option<&str>;
+}
+
+impl PointerStr for Map<String, Value> {
+    fn pointer_str(&self, p: &str) -> Option<&str> {
+        let mut parts = p.trim_start_matches('/').split('/');
+        let mut at = self.get(parts.next()?)?;
+        for part in parts {
+            at = at.get(part)?;
+        }
+        at.as_str()
+    }
+}
+
+/// Checks the rules of the object's type; returns warnings for what is allowed but doubtful.
+pub fn check(object_type: &str, obj: &Map<String, Value>) -> Result<Vec<String>, ObjectError> {
+    let mut warnings = Vec::new();
+    let Some(rules) = RULES.iter().find(|r| r.name == object_type) else {
+        if !SCO_TYPES.contains(&object_type) && !object_type.starts_with("x-") {
+            warnings.push(format!("$.type: '{object_type}' is not a STIX 2.1 type; custom types should start with 'x-' or be defined by an extension"));
+        }
+        return Ok(warnings);
+    };
+    for p in rules.required {
+        if !obj.contains_key(*p) {
+            return Err(err(
+                format!("$.{p}"),
+                format!("is required for {object_type}"),
+            ));
+        }
+    }
+    for t in rules.timestamps {
+        timestamp_at(obj, t)?;
+    }
+    for (name, allowed) in rules.refs {
+        check_ref_prop(obj, name, allowed)?;
+    }
+    check_common(obj)?;
+    check_specific(object_type, obj)?;
+    if SDO_TYPES.contains(&object_type) || matches!(object_type, "relationship" | "sighting") {
+        let uuid = obj
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|s| s.split_once("--"))
+            .and_then(|(_, u)| uuid::Uuid::try_parse(u).ok());
+        if uuid.is_some_and(|u| u.get_version_num() != 4) {
+            return Err(err(
+                "$.id",
+                "an SDO or SRO identifier must use a version 4 UUID",
+            ));
+        }
+    }
+    for name in obj.keys().filter(|k| k.as_str() != "id") {
+        if !valid_property_name(name) {
+            return Err(err(
+                format!("$.{name}"),
+                "a property name must be 3-250 characters of a-z, 0-9 and _",
+            ));
+        }
+    }
+    Ok(warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use crate::check_object;
+
+    fn base(ty: &str) -> Value {
+        json!({
+            "type": ty,
+            "spec_version": "2.1",
+            "id": format!("{ty}--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"),
+            "created": "2016-04-06T20:03:48.000Z",
+            "modified": "2016-04-06T20:03:48.000Z"
+        })
+    }
+
+    fn with(ty: &str, extra: Value) -> Value {
+        let mut v = base(ty);
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v
+    }
+
+    /// (object, Ok or the path of the error)
+    fn cases() -> Vec<(Value, Result<(), &'static str>)> {
+        let ind = |extra: Value| {
+            let mut v = with(
+                "indicator",
+                json!({"pattern": "[url:value = 'http://x.example/']", "pattern_type": "stix", "valid_from": "2016-01-01T00:00:00Z"}),
+            );
+            for (k, x) in extra.as_object().unwrap() {
+                v[k] = x.clone();
+            }
+            v
+        };
+        vec![
+            (ind(json!({})), Ok(())),
+            (
+                with(
+                    "indicator",
+                    json!({"pattern": "x", "pattern_type": "snort"}),
+                ),
+                Err("$.valid_from"),
+            ),
+            (
+                ind(json!({"valid_until": "2015-01-01T00:00:00Z"})),
+                Err("$.valid_until"),
+            ),
+            (
+                ind(json!({"valid_until": "2016-01-01T00:00:00Z"})),
+                Err("$.valid_until"),
+            ),
+            (ind(json!({"valid_until": "2017-01-01T00:00:00Z"})), Ok(())),
+            (ind(json!({"confidence": 101})), Err("$.confidence")),
+            (ind(json!({"confidence": 50.5})), Err("$.confidence")),
+            (ind(json!({"confidence": 100})), Ok(())),
+            (
+                ind(json!({"created_by_ref": "malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"})),
+                Err("$.created_by_ref"),
+            ),
+            (
+                ind(
+                    json!({"object_marking_refs": ["marking-definition--f88d31f6-486f-44da-b317-01333bde0b82", "nope"]}),
+                ),
+                Err("$.object_marking_refs[1]"),
+            ),
+            (
+                ind(json!({"object_marking_refs": []})),
+                Err("$.object_marking_refs"),
+            ),
+            (
+                ind(json!({"external_references": [{"source_name": "x"}]})),
+                Err("$.external_references[0]"),
+            ),
+            (
+                ind(json!({"external_references": [{"url": "http://x"}]})),
+                Err("$.external_references[0].source_name"),
+            ),
+            (
+                ind(
+                    json!({"external_references": [{"source_name": "cve", "external_id": "CVE-2016-1234"}]}),
+                ),
+                Ok(()),
+            ),
+            (
+                ind(json!({"kill_chain_phases": [{"kill_chain_name": "lockheed"}]})),
+                Err("$.kill_chain_phases[0].phase_name"),
+            ),
+            (
+                ind(
+                    json!({"granular_markings": [{"marking_ref": "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82", "selectors": ["pattern"]}]}),
+                ),
+                Ok(()),
+            ),
+            (
+                ind(
+                    json!({"granular_markings": [{"marking_ref": "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82", "selectors": ["description"]}]}),
+                ),
+                Err("$.granular_markings[0].selectors[0]"),
+            ),
+            (
+                ind(
+                    json!({"external_references": [{"source_name": "a", "url": "u"}], "granular_markings": [{"lang": "ja", "selectors": ["external_references.[0].url"]}]}),
+                ),
+                Ok(()),
+            ),
+            (ind(json!({"Bad-Name": 1})), Err("$.Bad-Name")),
+            (ind(json!({"x_acme_score": 1})), Ok(())),
+            (with("malware", json!({"is_family": true})), Err("$.name")),
+            (with("malware", json!({"is_family": false})), Ok(())),
+            (
+                with(
+                    "malware",
+                    json!({"is_family": false, "sample_refs": ["url--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"]}),
+                ),
+                Err("$.sample_refs[0]"),
+            ),
+            (
+                with(
+                    "campaign",
+                    json!({"name": "c", "first_seen": "2016-02-01T00:00:00Z", "last_seen": "2016-01-01T00:00:00Z"}),
+                ),
+                Err("$.last_seen"),
+            ),
+            (
+                with(
+                    "observed-data",
+                    json!({"first_observed": "2016-01-01T00:00:00Z", "last_observed": "2016-01-01T00:00:00Z", "number_observed": 0, "object_refs": ["ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd"]}),
+                ),
+                Err("$.number_observed"),
+            ),
+            (
+                with(
+                    "observed-data",
+                    json!({"first_observed": "2016-01-01T00:00:00Z", "last_observed": "2016-01-01T00:00:00Z", "number_observed": 1}),
+                ),
+                Err("$"),
+            ),
+            (
+                with(
+                    "opinion",
+                    json!({"opinion": "meh", "object_refs": ["report--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"]}),
+                ),
+                Err("$.opinion"),
+            ),
+            (
+                with(
+                    "report",
+                    json!({"name": "r", "published": "yesterday", "object_refs": ["malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"]}),
+                ),
+                Err("$.published"),
+            ),
+            (
+                with("location", json!({"latitude": 91.0, "longitude": 0.0})),
+                Err("$.latitude"),
+            ),
+            (with("location", json!({"country": "JP"})), Ok(())),
+            (with("location", json!({})), Err("$")),
+            (
+                with(
+                    "relationship",
+                    json!({"relationship_type": "uses", "source_ref": "malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"}),
+                ),
+                Err("$.target_ref"),
+            ),
+            (
+                with(
+                    "sighting",
+                    json!({"sighting_of_ref": "ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd"}),
+                ),
+                Err("$.sighting_of_ref"),
+            ),
+            (
+                with(
+                    "sighting",
+                    json!({"sighting_of_ref": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", "where_sighted_refs": ["malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"]}),
+                ),
+                Err("$.where_sighted_refs[0]"),
+            ),
+            (
+                with(
+                    "sighting",
+                    json!({"sighting_of_ref": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", "count": -1}),
+                ),
+                Err("$.count"),
+            ),
+            (
+                json!({"type": "marking-definition", "spec_version": "2.1", "id": "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da", "created": "2017-01-20T00:00:00.000Z", "definition_type": "tlp", "definition": {"tlp": "purple"}}),
+                Err("$.definition.tlp"),
+            ),
+            (
+                json!({"type": "marking-definition", "spec_version": "2.1", "id": "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da", "created": "2017-01-20T00:00:00.000Z", "definition_type": "tlp", "definition": {"tlp": "green"}}),
+                Ok(()),
+            ),
+            (
+                with(
+                    "extension-definition",
+                    json!({"name": "e", "schema": "s", "version": "1.0", "created_by_ref": "identity--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", "extension_types": ["new-thing"]}),
+                ),
+                Err("$.extension_types[0]"),
+            ),
+        ]
+    }
+
+    #[test]
+    fn rule_table() {
+        for (obj, want) in cases() {
+            let got = check_object(&obj).map(|_| ()).map_err(|e| e.path);
+            assert_eq!(
+                got.as_ref().map(|_| ()).map_err(String::as_str),
+                want,
+                "{obj}"
+            );
+        }
+    }
+
+    #[test]
+    fn warnings_are_returned_not_refused() {
+        let odd = with("x-acme-widget", json!({"size": 3}));
+        assert!(
+            check_object(&odd).unwrap().warnings.is_empty(),
+            "custom x- types are fine"
+        );
+        let unknown = with("widget", json!({}));
+        let w = check_object(&unknown).unwrap().warnings;
+        assert!(w[0].starts_with("$.type"), "{w:?}");
+        let mut v1 = with("tool", json!({"name": "t"}));
+        v1["id"] = json!("tool--8e2e2d2b-17d4-1cbf-938f-98ee46b3cd3f");
+        let e = check_object(&v1).unwrap_err();
+        assert!(e.path == "$.id" && e.message.contains("version 4"), "{e}");
+    }
+}
