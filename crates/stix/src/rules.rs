@@ -397,7 +397,7 @@ fn check_common(obj: &Map<String, Value>) -> Result<(), ObjectError> {
                 .ok_or_else(|| err(format!("{path}.selectors"), "must be a non-empty list"))?;
             for (j, s) in selectors.iter().enumerate() {
                 let s = s.as_str().unwrap_or_default();
-                if !selector_resolves(&Value::Object(obj.clone()), s) {
+                if !selector_resolves(obj, s) {
                     return Err(err(
                         format!("{path}.selectors[{j}]"),
                         format!("'{s}' does not select a property of this object"),
@@ -411,12 +411,12 @@ fn check_common(obj: &Map<String, Value>) -> Result<(), ObjectError> {
 
 /// A granular-marking selector (`description`, `external_references.[0].source_name`) must
 /// name something that exists in the object.
-fn selector_resolves(obj: &Value, selector: &str) -> bool {
-    if selector.is_empty() {
+fn selector_resolves(obj: &Map<String, Value>, selector: &str) -> bool {
+    let mut steps = selector.split('.');
+    let Some(mut at) = steps.next().and_then(|first| obj.get(first)) else {
         return false;
-    }
-    let mut at = obj;
-    for step in selector.split('.') {
+    };
+    for step in steps {
         let next = if let Some(index) = step.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
             index
                 .parse::<usize>()
@@ -596,11 +596,204 @@ impl PointerStr for Map<String, Value> {
     }
 }
 
+fn required_str<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<&'a str, ObjectError> {
+    obj.get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| err(format!("$.{name}"), "is required and must be a string"))
+}
+
+/// Each value of a `hashes` dictionary must be a hash of its algorithm, where the algorithm is
+/// one STIX names; other keys are custom algorithms and pass.
+fn check_hashes(obj: &Map<String, Value>) -> Result<(), ObjectError> {
+    let Some(hashes) = obj.get("hashes") else {
+        return Ok(());
+    };
+    let map = hashes
+        .as_object()
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| err("$.hashes", "must be a non-empty dictionary"))?;
+    for (alg, v) in map {
+        let path = format!("$.hashes.{alg}");
+        let value = v.as_str().ok_or_else(|| err(&path, "must be a string"))?;
+        let len = match crate::observable::hash_algorithm(alg) {
+            Some("MD5") => 32,
+            Some("SHA-1") => 40,
+            Some("SHA-256" | "SHA3-256") => 64,
+            Some("SHA-512" | "SHA3-512") => 128,
+            _ => continue,
+        };
+        if value.len() != len || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(err(path, format!("a {alg} hash is {len} hex digits")));
+        }
+    }
+    Ok(())
+}
+
+fn port(obj: &Map<String, Value>, name: &str) -> Result<(), ObjectError> {
+    integer_in(obj, name, 0, 65535)
+}
+
+/// The rules of the STIX Cyber-observable Objects (STIX 2.1 section 6).
+fn check_sco(object_type: &str, obj: &Map<String, Value>) -> Result<(), ObjectError> {
+    check_hashes(obj)?;
+    check_ref_prop(obj, "object_marking_refs", &["marking-definition"])?;
+    match object_type {
+        "ipv4-addr" | "ipv6-addr" => {
+            let v = required_str(obj, "value")?;
+            let ok = match crate::observable::normalize_ip(v) {
+                Some((crate::observable::Kind::Ipv4, _)) => object_type == "ipv4-addr",
+                Some((crate::observable::Kind::Ipv6, _)) => object_type == "ipv6-addr",
+                _ => false,
+            };
+            if !ok {
+                return Err(err(
+                    "$.value",
+                    format!("'{v}' is not an {object_type} address or CIDR"),
+                ));
+            }
+            check_ref_prop(obj, "resolves_to_refs", &["mac-addr"])?;
+            check_ref_prop(obj, "belongs_to_refs", &["autonomous-system"])?;
+        }
+        "domain-name" => {
+            required_str(obj, "value")?;
+            check_ref_prop(
+                obj,
+                "resolves_to_refs",
+                &["ipv4-addr", "ipv6-addr", "domain-name"],
+            )?;
+        }
+        "url" => {
+            let v = required_str(obj, "value")?;
+            if url::Url::parse(v).is_err() {
+                return Err(err("$.value", format!("'{v}' is not a URL")));
+            }
+        }
+        "email-addr" => {
+            let v = required_str(obj, "value")?;
+            if !v.contains('@') {
+                return Err(err("$.value", format!("'{v}' is not an e-mail address")));
+            }
+            check_ref_prop(obj, "belongs_to_ref", &["user-account"])?;
+        }
+        "mac-addr" => {
+            let v = required_str(obj, "value")?;
+            let ok = v.len() == 17
+                && v.split(':').count() == 6
+                && v.split(':').all(|p| {
+                    p.len() == 2
+                        && p.bytes()
+                            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                });
+            if !ok {
+                return Err(err(
+                    "$.value",
+                    "a MAC address is six colon-separated lower-case hex pairs",
+                ));
+            }
+        }
+        "autonomous-system" => {
+            integer_in(obj, "number", 0, i64::from(u32::MAX)).and_then(|()| {
+                obj.contains_key("number")
+                    .then_some(())
+                    .ok_or_else(|| err("$.number", "is required"))
+            })?
+        }
+        "artifact" => {
+            let (bin, url) = (obj.get("payload_bin"), obj.get("url"));
+            match (bin, url) {
+                (Some(_), Some(_)) => {
+                    return Err(err("$", "payload_bin and url may not both be present"));
+                }
+                (Some(b), None) => {
+                    use base64::Engine as _;
+                    let text = b.as_str().unwrap_or_default();
+                    if base64::engine::general_purpose::STANDARD
+                        .decode(text)
+                        .is_err()
+                    {
+                        return Err(err("$.payload_bin", "must be base64"));
+                    }
+                }
+                (None, Some(_)) => {
+                    if !obj.contains_key("hashes") {
+                        return Err(err("$.hashes", "is required when url is present"));
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+        "file" => {
+            if !obj.contains_key("hashes") && !obj.contains_key("name") {
+                return Err(err("$", "a file needs hashes or a name"));
+            }
+            check_ref_prop(obj, "parent_directory_ref", &["directory"])?;
+            check_ref_prop(obj, "contains_refs", ANY)?;
+            check_ref_prop(obj, "content_ref", &["artifact"])?;
+            integer_in(obj, "size", 0, i64::MAX)?;
+        }
+        "directory" => {
+            required_str(obj, "path")?;
+            check_ref_prop(obj, "contains_refs", &["file", "directory"])?;
+        }
+        "mutex" => {
+            required_str(obj, "name")?;
+        }
+        "software" => {
+            required_str(obj, "name")?;
+        }
+        "email-message" => {
+            if !obj.get("is_multipart").is_some_and(Value::is_boolean) {
+                return Err(err(
+                    "$.is_multipart",
+                    "is required and must be true or false",
+                ));
+            }
+            check_ref_prop(obj, "from_ref", &["email-addr"])?;
+            check_ref_prop(obj, "sender_ref", &["email-addr"])?;
+            check_ref_prop(obj, "to_refs", &["email-addr"])?;
+            check_ref_prop(obj, "cc_refs", &["email-addr"])?;
+            check_ref_prop(obj, "bcc_refs", &["email-addr"])?;
+            check_ref_prop(obj, "raw_email_ref", &["artifact"])?;
+        }
+        "network-traffic" => {
+            let protocols = obj.get("protocols").and_then(Value::as_array);
+            if !protocols.is_some_and(|p| !p.is_empty() && p.iter().all(Value::is_string)) {
+                return Err(err(
+                    "$.protocols",
+                    "is required: a non-empty list of protocol names",
+                ));
+            }
+            if !obj.contains_key("src_ref") && !obj.contains_key("dst_ref") {
+                return Err(err("$", "network traffic needs a src_ref or a dst_ref"));
+            }
+            for r in ["src_ref", "dst_ref"] {
+                check_ref_prop(
+                    obj,
+                    r,
+                    &["ipv4-addr", "ipv6-addr", "mac-addr", "domain-name"],
+                )?;
+            }
+            port(obj, "src_port")?;
+            port(obj, "dst_port")?;
+            ordered(obj, "start", "end", false)?;
+            if obj.get("is_active") == Some(&Value::Bool(true)) && obj.contains_key("end") {
+                return Err(err("$.end", "must be absent while is_active is true"));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// Checks the rules of the object's type; returns warnings for what is allowed but doubtful.
 pub fn check(object_type: &str, obj: &Map<String, Value>) -> Result<Vec<String>, ObjectError> {
     let mut warnings = Vec::new();
+    if SCO_TYPES.contains(&object_type) {
+        check_sco(object_type, obj)?;
+        return Ok(warnings);
+    }
     let Some(rules) = RULES.iter().find(|r| r.name == object_type) else {
-        if !SCO_TYPES.contains(&object_type) && !object_type.starts_with("x-") {
+        if !object_type.starts_with("x-") {
             warnings.push(format!("$.type: '{object_type}' is not a STIX 2.1 type; custom types should start with 'x-' or be defined by an extension"));
         }
         return Ok(warnings);
