@@ -2,3 +2,4 @@
 //! path, never copied.
 
 mod corpus;
+mod fuzz_corpus;
