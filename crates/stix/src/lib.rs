@@ -10,6 +10,7 @@ pub mod observable;
 pub mod pattern;
 mod rules;
 pub mod timestamp;
+pub mod vocab;
 
 pub use id::{IdError, StixId};
 pub use object::{ObjectError, ObjectMeta, check_object};

@@ -146,15 +146,18 @@ fn timestamp_prop(
 
 /// An indicator whose `pattern_type` is `stix` must carry a pattern in the STIX patterning
 /// language; other pattern languages are stored without parsing.
-fn check_pattern(obj: &Map<String, Value>) -> Result<(), ObjectError> {
+fn check_pattern(obj: &Map<String, Value>) -> Result<Vec<String>, ObjectError> {
     if string_prop(obj, "pattern_type")? != Some("stix") {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let pattern = string_prop(obj, "pattern")?
         .ok_or_else(|| ObjectError::new("$.pattern", "is required for an indicator"))?;
-    crate::pattern::parse(pattern)
-        .map(|_| ())
-        .map_err(|e| ObjectError::new("$.pattern", format!("not a valid STIX pattern: {e}")))
+    let tree = crate::pattern::parse(pattern)
+        .map_err(|e| ObjectError::new("$.pattern", format!("not a valid STIX pattern: {e}")))?;
+    Ok(crate::pattern::path_warnings(&tree)
+        .into_iter()
+        .map(|w| format!("$.pattern: {w}"))
+        .collect())
 }
 
 /// Checks one object and returns what the store indexes of it.
@@ -206,10 +209,12 @@ pub fn check_object(value: &Value) -> Result<ObjectMeta, ObjectError> {
             "must be later than or equal to created",
         ));
     }
-    if object_type == "indicator" {
-        check_pattern(obj)?;
-    }
-    let warnings = crate::rules::check(object_type, obj)?;
+    let mut warnings = if object_type == "indicator" {
+        check_pattern(obj)?
+    } else {
+        Vec::new()
+    };
+    warnings.extend(crate::rules::check(object_type, obj)?);
     Ok(ObjectMeta {
         id,
         object_type: object_type.to_owned(),

@@ -785,6 +785,32 @@ fn check_sco(object_type: &str, obj: &Map<String, Value>) -> Result<(), ObjectEr
     Ok(())
 }
 
+/// A value outside an open vocabulary is allowed; it is worth a warning, since consumers
+/// filter on the vocabulary's values.
+fn open_vocabulary_warnings(
+    object_type: &str,
+    obj: &Map<String, Value>,
+    warnings: &mut Vec<String>,
+) {
+    for (types, property, values) in crate::vocab::OPEN_VOCABULARIES {
+        if !types.contains(&object_type) {
+            continue;
+        }
+        let found: Vec<&str> = match obj.get(*property) {
+            Some(Value::String(s)) => vec![s.as_str()],
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+            _ => continue,
+        };
+        for v in found {
+            if !values.contains(&v) {
+                warnings.push(format!(
+                    "$.{property}: '{v}' is not in the STIX 2.1 open vocabulary"
+                ));
+            }
+        }
+    }
+}
+
 /// Checks the rules of the object's type; returns warnings for what is allowed but doubtful.
 pub fn check(object_type: &str, obj: &Map<String, Value>) -> Result<Vec<String>, ObjectError> {
     let mut warnings = Vec::new();
@@ -814,6 +840,7 @@ pub fn check(object_type: &str, obj: &Map<String, Value>) -> Result<Vec<String>,
     }
     check_common(obj)?;
     check_specific(object_type, obj)?;
+    open_vocabulary_warnings(object_type, obj, &mut warnings);
     if SDO_TYPES.contains(&object_type) || matches!(object_type, "relationship" | "sighting") {
         let uuid = obj
             .get("id")
@@ -1053,6 +1080,30 @@ mod tests {
                 "{obj}"
             );
         }
+    }
+
+    #[test]
+    fn vocabularies_and_pattern_paths_warn() {
+        let mut ind = with(
+            "indicator",
+            json!({"pattern": "[ipv4-addr:valu = '1.2.3.4'] AND [x-acme:thing = 1] AND [widget:a = 1]", "pattern_type": "stix", "valid_from": "2016-01-01T00:00:00Z", "indicator_types": ["malicious-activity", "evil"]}),
+        );
+        let w = check_object(&ind).unwrap().warnings;
+        assert_eq!(w.len(), 3, "{w:?}");
+        assert!(
+            w[0].contains("at character 1: ipv4-addr has no property 'valu'"),
+            "{w:?}"
+        );
+        assert!(
+            w[1].contains("'widget' is not a STIX 2.1 cyber-observable type"),
+            "{w:?}"
+        );
+        assert!(w[2].contains("$.indicator_types: 'evil'"), "{w:?}");
+        ind["pattern"] = json!(
+            "[file:hashes.MD5 = 'd41d8cd98f00b204e9800998ecf8427e' AND file:x_acme_tag = 'a']"
+        );
+        ind["indicator_types"] = json!(["malicious-activity"]);
+        assert!(check_object(&ind).unwrap().warnings.is_empty());
     }
 
     #[test]

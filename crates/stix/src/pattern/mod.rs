@@ -107,6 +107,55 @@ pub fn parse(src: &str) -> Result<ObservationExpr, PatternError> {
     Ok(tree)
 }
 
+/// Object paths that name an SCO type or property STIX 2.1 does not define. Patterns may speak
+/// of custom objects, so these are warnings, each with its position.
+pub fn path_warnings(tree: &ObservationExpr) -> Vec<String> {
+    let mut paths = Vec::new();
+    collect_paths(tree, &mut paths);
+    let mut out = Vec::new();
+    for p in paths {
+        let first = match p.components.first() {
+            Some(PathComponent::Property(name)) => name.as_str(),
+            _ => continue,
+        };
+        match crate::vocab::sco_has_property(&p.object_type, first) {
+            None if !p.object_type.starts_with("x-") => out.push(format!(
+                "at character {}: '{}' is not a STIX 2.1 cyber-observable type",
+                p.span.start, p.object_type
+            )),
+            Some(false) => out.push(format!(
+                "at character {}: {} has no property '{first}'",
+                p.span.start, p.object_type
+            )),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn collect_paths<'a>(e: &'a ObservationExpr, out: &mut Vec<&'a ObjectPath>) {
+    fn comparison<'a>(c: &'a ComparisonExpr, out: &mut Vec<&'a ObjectPath>) {
+        match c {
+            ComparisonExpr::Binary { left, right, .. } => {
+                comparison(left, out);
+                comparison(right, out);
+            }
+            ComparisonExpr::Group { inner, .. } => comparison(inner, out),
+            ComparisonExpr::Test(t) => out.push(&t.path),
+            ComparisonExpr::Exists { path, .. } => out.push(path),
+        }
+    }
+    match e {
+        ObservationExpr::Observation { comparison: c, .. } => comparison(c, out),
+        ObservationExpr::Group { inner, .. } => collect_paths(inner, out),
+        ObservationExpr::Qualified { expr, .. } => collect_paths(expr, out),
+        ObservationExpr::Binary { left, right, .. } => {
+            collect_paths(left, out);
+            collect_paths(right, out);
+        }
+    }
+}
+
 /// Hex digits a hash of each algorithm has (STIX 2.1 hashing-algorithm-ov).
 fn hash_len(algorithm: &str) -> Option<usize> {
     match algorithm.to_ascii_uppercase().as_str() {
