@@ -17,6 +17,13 @@ pub struct Config {
     /// The address `serve` listens on; port 0 picks a free port.
     pub listen: SocketAddr,
     pub taxii: TaxiiConfig,
+    pub stix: StixConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StixConfig {
+    pub strict_custom_properties: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,6 +53,9 @@ impl Default for Config {
                 max_content_length: relay.max_content_length,
                 default_page_size: relay.page_limits.default,
                 max_page_size: relay.page_limits.max,
+            },
+            stix: StixConfig {
+                strict_custom_properties: relay.validation.strict_custom_properties,
             },
         }
     }
@@ -88,6 +98,9 @@ impl Config {
             page_limits: relay_core::query::PageLimits {
                 default: self.taxii.default_page_size,
                 max: self.taxii.max_page_size,
+            },
+            validation: stix::ValidationOptions {
+                strict_custom_properties: self.stix.strict_custom_properties,
             },
         }
     }

@@ -63,6 +63,9 @@ enum Command {
 enum StixCommand {
     /// Check bundles, envelopes or single objects; exit status 1 if any object is invalid.
     Validate {
+        /// Refuse custom properties (STIX allows them; by default they are warnings)
+        #[arg(long)]
+        strict: bool,
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -161,8 +164,11 @@ fn say(line: &str) -> Result<()> {
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Stix { command } => match command {
-            StixCommand::Validate { files } => {
-                if stix_cmd::validate(&files)? {
+            StixCommand::Validate { strict, files } => {
+                let options = stix::ValidationOptions {
+                    strict_custom_properties: strict,
+                };
+                if stix_cmd::validate(&files, options)? {
                     Ok(())
                 } else {
                     bail!("some objects are not valid STIX 2.1")

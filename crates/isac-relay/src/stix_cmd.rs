@@ -16,7 +16,7 @@ fn read(path: &Path) -> Result<Value> {
 
 /// Prints one line per problem (`FILE: JSON-PATH: message`) and a summary per file. Returns
 /// whether every object of every file is valid.
-pub fn validate(files: &[std::path::PathBuf]) -> Result<bool> {
+pub fn validate(files: &[std::path::PathBuf], options: stix::ValidationOptions) -> Result<bool> {
     let mut out = std::io::stdout().lock();
     let mut all_valid = true;
     for path in files {
@@ -32,7 +32,7 @@ pub fn validate(files: &[std::path::PathBuf]) -> Result<bool> {
         let mut invalid = 0;
         for (at, obj) in &objects {
             let id = obj.get("id").and_then(Value::as_str).unwrap_or("(no id)");
-            match stix::check_object(obj) {
+            match stix::check_object_with(obj, options) {
                 Ok(meta) => {
                     for w in meta.warnings {
                         let w = w.strip_prefix('$').unwrap_or(&w);

@@ -23,6 +23,8 @@ pub struct RelayConfig {
     /// The largest request body accepted, advertised as the API root's `max_content_length`.
     pub max_content_length: usize,
     pub page_limits: PageLimits,
+    /// How strictly posted objects are judged.
+    pub validation: stix::ValidationOptions,
 }
 
 impl Default for RelayConfig {
@@ -33,6 +35,7 @@ impl Default for RelayConfig {
                 default: 1000,
                 max: 10_000,
             },
+            validation: stix::ValidationOptions::default(),
         }
     }
 }
@@ -328,7 +331,7 @@ impl Relay {
         };
         let mut objects = Vec::with_capacity(items.len());
         for (i, item) in items.into_iter().enumerate() {
-            match stix::check_object(&item) {
+            match stix::check_object_with(&item, self.config.validation) {
                 Ok(meta) => objects.push(NewObject {
                     observables: stix::observable::extract(&item),
                     version: meta.version(),

@@ -9,9 +9,10 @@ pub mod object;
 pub mod observable;
 pub mod pattern;
 mod rules;
+pub use rules::ValidationOptions;
 pub mod timestamp;
 pub mod vocab;
 
 pub use id::{IdError, StixId};
-pub use object::{ObjectError, ObjectMeta, check_object};
+pub use object::{ObjectError, ObjectMeta, check_object, check_object_with};
 pub use timestamp::{Timestamp, TimestampError};

@@ -160,8 +160,16 @@ fn check_pattern(obj: &Map<String, Value>) -> Result<Vec<String>, ObjectError> {
         .collect())
 }
 
-/// Checks one object and returns what the store indexes of it.
+/// Checks one object, as the specification judges it, and returns what the store indexes of it.
 pub fn check_object(value: &Value) -> Result<ObjectMeta, ObjectError> {
+    check_object_with(value, crate::rules::ValidationOptions::default())
+}
+
+/// Checks one object with the given strictness.
+pub fn check_object_with(
+    value: &Value,
+    options: crate::rules::ValidationOptions,
+) -> Result<ObjectMeta, ObjectError> {
     let Value::Object(obj) = value else {
         return Err(ObjectError::new("$", "a STIX object must be a JSON object"));
     };
@@ -214,7 +222,7 @@ pub fn check_object(value: &Value) -> Result<ObjectMeta, ObjectError> {
     } else {
         Vec::new()
     };
-    warnings.extend(crate::rules::check(object_type, obj)?);
+    warnings.extend(crate::rules::check(object_type, obj, options)?);
     Ok(ObjectMeta {
         id,
         object_type: object_type.to_owned(),

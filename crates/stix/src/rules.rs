@@ -10,6 +10,14 @@ use crate::id::StixId;
 use crate::object::{ObjectError, SCO_TYPES};
 use crate::timestamp::Timestamp;
 
+/// How strictly to judge what STIX allows but discourages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ValidationOptions {
+    /// Refuse properties STIX does not define (custom properties without an extension), which
+    /// the specification allows and the relay otherwise accepts with a warning.
+    pub strict_custom_properties: bool,
+}
+
 /// Rules of one STIX 2.1 object type.
 struct TypeRules {
     name: &'static str,
@@ -409,6 +417,100 @@ fn check_common(obj: &Map<String, Value>) -> Result<(), ObjectError> {
     Ok(())
 }
 
+/// `extensions`: each key is a predefined extension of the SCO type or the id of an
+/// extension-definition; the latter's value says its `extension_type`. Returns whether a
+/// top-level property extension is present (its properties are then defined elsewhere).
+fn check_extensions(object_type: &str, obj: &Map<String, Value>) -> Result<bool, ObjectError> {
+    let Some(ext) = obj.get("extensions") else {
+        return Ok(false);
+    };
+    let map = ext
+        .as_object()
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| err("$.extensions", "must be a non-empty dictionary"))?;
+    const TYPES: &[&str] = &[
+        "new-sdo",
+        "new-sco",
+        "new-sro",
+        "property-extension",
+        "toplevel-property-extension",
+    ];
+    let mut toplevel = false;
+    for (key, value) in map {
+        let path = format!("$.extensions.{key}");
+        let body = value
+            .as_object()
+            .ok_or_else(|| err(&path, "must be an object"))?;
+        if key.starts_with("extension-definition--") {
+            StixId::parse(key).map_err(|e| err(&path, e.to_string()))?;
+            let t = body.get("extension_type").and_then(Value::as_str);
+            match t {
+                Some(t) if TYPES.contains(&t) => toplevel |= t == "toplevel-property-extension",
+                Some(t) => {
+                    return Err(err(
+                        format!("{path}.extension_type"),
+                        format!("'{t}' is not one of {}", TYPES.join(", ")),
+                    ));
+                }
+                None => {
+                    return Err(err(
+                        format!("{path}.extension_type"),
+                        "is required for an extension definition",
+                    ));
+                }
+            }
+        } else if !crate::vocab::predefined_extension(object_type, key) && !key.starts_with("x-") {
+            return Err(err(
+                &path,
+                format!(
+                    "'{key}' is neither an extension of {object_type} nor an extension-definition id"
+                ),
+            ));
+        }
+    }
+    Ok(toplevel)
+}
+
+/// Every `*_ref` / `*_refs` property holds identifiers, whatever its type allows.
+fn check_all_refs(obj: &Map<String, Value>) -> Result<(), ObjectError> {
+    for name in obj.keys() {
+        if name.ends_with("_ref") || name.ends_with("_refs") {
+            check_ref_prop(obj, name, ANY)?;
+        }
+    }
+    Ok(())
+}
+
+/// Properties STIX does not define: an error in strict mode, a warning otherwise (section
+/// 11.1 allows them). Properties a top-level property extension defines are not judged.
+fn custom_properties(
+    obj: &Map<String, Value>,
+    defined: &[&str],
+    extended: bool,
+    options: ValidationOptions,
+    warnings: &mut Vec<String>,
+) -> Result<(), ObjectError> {
+    if extended {
+        return Ok(());
+    }
+    for name in obj.keys() {
+        let n = name.as_str();
+        if defined.contains(&n) || crate::vocab::COMMON_PROPERTIES.contains(&n) {
+            continue;
+        }
+        if options.strict_custom_properties {
+            return Err(err(
+                format!("$.{name}"),
+                "is not a STIX 2.1 property (custom properties are refused here)",
+            ));
+        }
+        warnings.push(format!(
+            "$.{name}: a custom property; STIX 2.1 prefers an extension"
+        ));
+    }
+    Ok(())
+}
+
 /// A granular-marking selector (`description`, `external_references.[0].source_name`) must
 /// name something that exists in the object.
 fn selector_resolves(obj: &Map<String, Value>, selector: &str) -> bool {
@@ -550,6 +652,21 @@ fn check_specific(object_type: &str, obj: &Map<String, Value>) -> Result<(), Obj
                     return Err(err(
                         "$.definition.tlp",
                         "must be white, green, amber or red",
+                    ));
+                }
+            }
+        }
+        "language-content" => {
+            let contents = obj
+                .get("contents")
+                .and_then(Value::as_object)
+                .filter(|m| !m.is_empty())
+                .ok_or_else(|| err("$.contents", "must be a non-empty dictionary of languages"))?;
+            for (lang, v) in contents {
+                if !v.is_object() {
+                    return Err(err(
+                        format!("$.contents.{lang}"),
+                        "must be a dictionary of translated properties",
                     ));
                 }
             }
@@ -699,6 +816,16 @@ fn check_sco(object_type: &str, obj: &Map<String, Value>) -> Result<(), ObjectEr
             })?
         }
         "artifact" => {
+            const ALGORITHMS: &[&str] =
+                &["AES-256-GCM", "ChaCha20-Poly1305", "mime-type-indicated"];
+            if let Some(a) = obj.get("encryption_algorithm")
+                && !a.as_str().is_some_and(|a| ALGORITHMS.contains(&a))
+            {
+                return Err(err(
+                    "$.encryption_algorithm",
+                    format!("must be one of {}", ALGORITHMS.join(", ")),
+                ));
+            }
             let (bin, url) = (obj.get("payload_bin"), obj.get("url"));
             match (bin, url) {
                 (Some(_), Some(_)) => {
@@ -737,6 +864,40 @@ fn check_sco(object_type: &str, obj: &Map<String, Value>) -> Result<(), ObjectEr
         }
         "mutex" => {
             required_str(obj, "name")?;
+        }
+        "windows-registry-key" => {
+            const DATA_TYPES: &[&str] = &[
+                "REG_NONE",
+                "REG_SZ",
+                "REG_EXPAND_SZ",
+                "REG_BINARY",
+                "REG_DWORD",
+                "REG_DWORD_BIG_ENDIAN",
+                "REG_DWORD_LITTLE_ENDIAN",
+                "REG_LINK",
+                "REG_MULTI_SZ",
+                "REG_RESOURCE_LIST",
+                "REG_FULL_RESOURCE_DESCRIPTION",
+                "REG_RESOURCE_REQUIREMENTS_LIST",
+                "REG_QWORD",
+                "REG_INVALID_TYPE",
+            ];
+            for (i, v) in obj
+                .get("values")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                if let Some(t) = v.get("data_type")
+                    && !t.as_str().is_some_and(|t| DATA_TYPES.contains(&t))
+                {
+                    return Err(err(
+                        format!("$.values[{i}].data_type"),
+                        "is not a Windows registry data type",
+                    ));
+                }
+            }
         }
         "software" => {
             required_str(obj, "name")?;
@@ -811,11 +972,126 @@ fn open_vocabulary_warnings(
     }
 }
 
+/// The namespace of deterministic SCO identifiers (STIX 2.1 section 2.9).
+const SCO_NAMESPACE: uuid::Uuid = uuid::uuid!("00abedb4-aa42-466c-9c01-fed23315a9b7");
+
+/// The properties whose values make an SCO's deterministic identifier.
+fn id_contributing(object_type: &str) -> &'static [&'static str] {
+    match object_type {
+        "artifact" => &["hashes", "payload_bin"],
+        "autonomous-system" => &["number"],
+        "directory" => &["path"],
+        "domain-name" | "email-addr" | "ipv4-addr" | "ipv6-addr" | "mac-addr" | "url" => &["value"],
+        "email-message" => &["from_ref", "subject", "body"],
+        "file" => &["hashes", "name", "extensions", "parent_directory_ref"],
+        "mutex" => &["name"],
+        "network-traffic" => &[
+            "start",
+            "end",
+            "src_ref",
+            "dst_ref",
+            "src_port",
+            "dst_port",
+            "protocols",
+            "extensions",
+        ],
+        "software" => &["name", "cpe", "swid", "vendor", "version"],
+        "user-account" => &["account_type", "user_id", "account_login"],
+        "windows-registry-key" => &["key", "values"],
+        "x509-certificate" => &["hashes", "serial_number"],
+        _ => &[],
+    }
+}
+
+/// JSON with object keys sorted at every level and no white space: the canonical form (RFC
+/// 8785) for the values SCOs carry.
+fn canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                canonical(&map[k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// The deterministic identifier an SCO should have, when it has id-contributing properties.
+pub fn deterministic_sco_id(object_type: &str, obj: &Map<String, Value>) -> Option<String> {
+    let mut contributing = Map::new();
+    for p in id_contributing(object_type) {
+        let Some(v) = obj.get(*p) else { continue };
+        let v = if *p == "hashes" {
+            // One hash only, by preference (as the OASIS libraries choose it).
+            let map = v.as_object()?;
+            let key = ["MD5", "SHA-1", "SHA-256", "SHA-512"]
+                .into_iter()
+                .find(|k| map.contains_key(*k))
+                .map(str::to_owned)
+                .or_else(|| map.keys().next().cloned())?;
+            let mut one = Map::new();
+            one.insert(key.clone(), map[&key].clone());
+            Value::Object(one)
+        } else {
+            v.clone()
+        };
+        contributing.insert((*p).to_owned(), v);
+    }
+    if contributing.is_empty() {
+        return None;
+    }
+    let mut text = String::new();
+    canonical(&Value::Object(contributing), &mut text);
+    Some(format!(
+        "{object_type}--{}",
+        uuid::Uuid::new_v5(&SCO_NAMESPACE, text.as_bytes())
+    ))
+}
+
 /// Checks the rules of the object's type; returns warnings for what is allowed but doubtful.
-pub fn check(object_type: &str, obj: &Map<String, Value>) -> Result<Vec<String>, ObjectError> {
+pub fn check(
+    object_type: &str,
+    obj: &Map<String, Value>,
+    options: ValidationOptions,
+) -> Result<Vec<String>, ObjectError> {
     let mut warnings = Vec::new();
+    check_all_refs(obj)?;
     if SCO_TYPES.contains(&object_type) {
         check_sco(object_type, obj)?;
+        let extended = check_extensions(object_type, obj)?;
+        if let Some(defined) = crate::vocab::sco_properties(object_type) {
+            let mut all: Vec<&str> = defined.to_vec();
+            all.extend(["defanged"]);
+            custom_properties(obj, &all, extended, options, &mut warnings)?;
+        }
+        if let (Some(want), Some(id)) = (
+            deterministic_sco_id(object_type, obj),
+            obj.get("id").and_then(Value::as_str),
+        ) && want != id
+        {
+            warnings.push(format!(
+                "$.id: the deterministic identifier of this {object_type} is {want}"
+            ));
+        }
         return Ok(warnings);
     }
     let Some(rules) = RULES.iter().find(|r| r.name == object_type) else {
@@ -840,6 +1116,10 @@ pub fn check(object_type: &str, obj: &Map<String, Value>) -> Result<Vec<String>,
     }
     check_common(obj)?;
     check_specific(object_type, obj)?;
+    let extended = check_extensions(object_type, obj)?;
+    if let Some(defined) = crate::vocab::defined_properties(object_type) {
+        custom_properties(obj, defined, extended, options, &mut warnings)?;
+    }
     open_vocabulary_warnings(object_type, obj, &mut warnings);
     if SDO_TYPES.contains(&object_type) || matches!(object_type, "relationship" | "sighting") {
         let uuid = obj
@@ -1104,6 +1384,58 @@ mod tests {
         );
         ind["indicator_types"] = json!(["malicious-activity"]);
         assert!(check_object(&ind).unwrap().warnings.is_empty());
+    }
+
+    #[test]
+    fn deterministic_sco_ids() {
+        // The expected id computed independently: Python's uuid.uuid5(namespace,
+        // '{"value":"198.51.100.3"}').
+        let ip = json!({"type": "ipv4-addr", "spec_version": "2.1", "id": "ipv4-addr--28bb3599-77cd-5a82-a950-b5bc3caf07c4", "value": "198.51.100.3"});
+        assert!(check_object(&ip).unwrap().warnings.is_empty());
+        // The specification's own example id is not the deterministic one: a warning only.
+        let mut other = ip.clone();
+        other["id"] = json!("ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd");
+        let w = check_object(&other).unwrap().warnings;
+        assert!(
+            w.len() == 1 && w[0].starts_with("$.id: the deterministic identifier"),
+            "{w:?}"
+        );
+        let file = json!({"type": "file", "id": "file--00000000-0000-4000-8000-000000000000", "hashes": {"SHA-256": "aa", "MD5": "d41d8cd98f00b204e9800998ecf8427e"}, "name": "a"});
+        let obj = file.as_object().unwrap();
+        let a = super::deterministic_sco_id("file", obj).unwrap();
+        let mut reordered = obj.clone();
+        reordered.remove("hashes");
+        reordered.insert(
+            "hashes".into(),
+            json!({"MD5": "d41d8cd98f00b204e9800998ecf8427e"}),
+        );
+        assert_eq!(
+            super::deterministic_sco_id("file", &reordered).unwrap(),
+            a,
+            "one hash, by preference; key order is irrelevant"
+        );
+        assert!(super::deterministic_sco_id("process", obj).is_none());
+    }
+
+    #[test]
+    fn custom_properties_warn_or_are_refused_when_strict() {
+        let tool = with("tool", json!({"name": "t", "x_acme_rank": 3}));
+        let w = check_object(&tool).unwrap().warnings;
+        assert!(
+            w.len() == 1 && w[0].starts_with("$.x_acme_rank: a custom property"),
+            "{w:?}"
+        );
+        let strict = crate::ValidationOptions {
+            strict_custom_properties: true,
+        };
+        assert_eq!(
+            crate::check_object_with(&tool, strict).unwrap_err().path,
+            "$.x_acme_rank"
+        );
+        // Properties a top-level property extension defines are its business.
+        let mut extended = tool.clone();
+        extended["extensions"] = json!({"extension-definition--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f": {"extension_type": "toplevel-property-extension"}});
+        assert!(crate::check_object_with(&extended, strict).is_ok());
     }
 
     #[test]

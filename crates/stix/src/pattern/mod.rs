@@ -38,6 +38,12 @@
 //! ident            = ( letter | "_" ) { letter | digit | "_" | "-" } ;
 //! ```
 //!
+//! `MATCHES` takes a PCRE regular expression (STIX 2.1 section 9.3). The relay never matches
+//! patterns against data, so it stores the expression as given and does not compile it: the
+//! `regex` crate (linear time, no look-around or back-references) would refuse valid PCRE, and
+//! a PCRE engine would let a poster make the relay run a catastrophic expression. A later
+//! component that evaluates patterns must decide its engine with that in mind.
+//!
 //! A qualifier binds to the observation or group just before it: `[a] AND [b] WITHIN 5 SECONDS`
 //! qualifies `[b]` only. Beyond the grammar, the parser refuses constants that cannot be right:
 //! an impossible timestamp, odd hex, bad base64, a hash of the wrong length for its algorithm

@@ -172,3 +172,52 @@ fn the_taxii_fixture_refuses_only_the_stix_20_object() {
         "{bad:?}"
     );
 }
+
+/// The reference validator's `--strict` mode (the `strict(302 off)` column) turns its warnings
+/// (except 103, a non-deterministic SCO id) into errors. Here: a file it passes strictly is accepted with strict custom properties and
+/// draws no warning; a file it fails strictly is refused in strict mode or draws a warning.
+#[test]
+fn strict_mode_and_warnings_match_the_strict_column() {
+    let strict = stix::ValidationOptions {
+        strict_custom_properties: true,
+    };
+    let expected = std::fs::read_to_string(corpus().join("EXPECTED.tsv")).unwrap();
+    let mut checked = 0;
+    for line in expected.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (path, kind, verdict, strict_verdict) = (cols[0], cols[1], cols[2], cols[3]);
+        if !matches!(kind, "stix-bundle" | "stix-object") || verdict != "valid" {
+            continue;
+        }
+        let v: Value =
+            serde_json::from_str(&std::fs::read_to_string(corpus().join(path)).unwrap()).unwrap();
+        let mut refused = None;
+        let mut warnings = Vec::new();
+        for o in objects_of(&v) {
+            match stix::check_object_with(o, strict) {
+                // The deterministic-id warning is the reference validator's 103, which its strict
+                // mode leaves a warning.
+                Ok(meta) => warnings.extend(
+                    meta.warnings
+                        .into_iter()
+                        .filter(|w| !w.contains("deterministic identifier")),
+                ),
+                Err(e) => refused = Some(e.to_string()),
+            }
+        }
+        match (strict_verdict, refused) {
+            ("ok", Some(e)) => panic!("{path} passes strict checks but was refused: {e}"),
+            ("ok", None) => assert!(
+                warnings.is_empty(),
+                "{path} passes strict checks but drew {warnings:?}"
+            ),
+            ("fail", None) => assert!(
+                !warnings.is_empty(),
+                "{path} fails strict checks but drew no warning"
+            ),
+            _ => {}
+        }
+        checked += 1;
+    }
+    assert!(checked >= 50, "{checked}");
+}
