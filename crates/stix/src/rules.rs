@@ -750,9 +750,36 @@ fn port(obj: &Map<String, Value>, name: &str) -> Result<(), ObjectError> {
     integer_in(obj, name, 0, 65535)
 }
 
+/// SCO reference properties and the types they may point to (STIX 2.1 section 6).
+const SCO_REFS: &[(&str, &str, &[&str])] = &[
+    ("network-traffic", "src_payload_ref", &["artifact"]),
+    ("network-traffic", "dst_payload_ref", &["artifact"]),
+    ("network-traffic", "encapsulates_refs", &["network-traffic"]),
+    (
+        "network-traffic",
+        "encapsulated_by_ref",
+        &["network-traffic"],
+    ),
+    ("process", "opened_connection_refs", &["network-traffic"]),
+    ("process", "creator_user_ref", &["user-account"]),
+    ("process", "image_ref", &["file"]),
+    ("process", "parent_ref", &["process"]),
+    ("process", "child_refs", &["process"]),
+    (
+        "windows-registry-key",
+        "creator_user_ref",
+        &["user-account"],
+    ),
+];
+
 /// The rules of the STIX Cyber-observable Objects (STIX 2.1 section 6).
 fn check_sco(object_type: &str, obj: &Map<String, Value>) -> Result<(), ObjectError> {
     check_hashes(obj)?;
+    for (ty, name, allowed) in SCO_REFS {
+        if *ty == object_type {
+            check_ref_prop(obj, name, allowed)?;
+        }
+    }
     check_ref_prop(obj, "object_marking_refs", &["marking-definition"])?;
     match object_type {
         "ipv4-addr" | "ipv6-addr" => {
