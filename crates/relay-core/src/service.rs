@@ -333,7 +333,7 @@ impl Relay {
         for (i, item) in items.into_iter().enumerate() {
             match stix::check_object_with(&item, self.config.validation) {
                 Ok(meta) => objects.push(NewObject {
-                    observables: stix::observable::extract(&item),
+                    observables: meta.observables(&item),
                     version: meta.version(),
                     id: meta.id.as_str().to_owned(),
                     object_type: meta.object_type,

@@ -82,7 +82,7 @@ impl ObjectError {
 }
 
 /// What the relay indexes of an accepted object.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ObjectMeta {
     pub id: StixId,
     pub object_type: String,
@@ -91,6 +91,18 @@ pub struct ObjectMeta {
     pub modified: Option<Timestamp>,
     /// What is allowed but doubtful, each as `JSON-PATH: message`.
     pub warnings: Vec<String>,
+    /// An indicator's parsed STIX pattern, so that callers need not parse it again.
+    pub pattern: Option<crate::pattern::ObservationExpr>,
+}
+
+impl ObjectMeta {
+    /// The observables of the object (see `observable::extract`), reusing the parsed pattern.
+    pub fn observables(&self, object: &Value) -> Vec<crate::observable::Observable> {
+        match &self.pattern {
+            Some(tree) => crate::observable::from_pattern(tree),
+            None => crate::observable::extract(object),
+        }
+    }
 }
 
 impl ObjectMeta {
@@ -146,18 +158,17 @@ fn timestamp_prop(
 
 /// An indicator whose `pattern_type` is `stix` must carry a pattern in the STIX patterning
 /// language; other pattern languages are stored without parsing.
-fn check_pattern(obj: &Map<String, Value>) -> Result<Vec<String>, ObjectError> {
+fn check_pattern(
+    obj: &Map<String, Value>,
+) -> Result<Option<crate::pattern::ObservationExpr>, ObjectError> {
     if string_prop(obj, "pattern_type")? != Some("stix") {
-        return Ok(Vec::new());
+        return Ok(None);
     }
     let pattern = string_prop(obj, "pattern")?
         .ok_or_else(|| ObjectError::new("$.pattern", "is required for an indicator"))?;
-    let tree = crate::pattern::parse(pattern)
-        .map_err(|e| ObjectError::new("$.pattern", format!("not a valid STIX pattern: {e}")))?;
-    Ok(crate::pattern::path_warnings(&tree)
-        .into_iter()
-        .map(|w| format!("$.pattern: {w}"))
-        .collect())
+    crate::pattern::parse(pattern)
+        .map(Some)
+        .map_err(|e| ObjectError::new("$.pattern", format!("not a valid STIX pattern: {e}")))
 }
 
 /// Checks one object, as the specification judges it, and returns what the store indexes of it.
@@ -217,11 +228,16 @@ pub fn check_object_with(
             "must be later than or equal to created",
         ));
     }
-    let mut warnings = if object_type == "indicator" {
+    let pattern = if object_type == "indicator" {
         check_pattern(obj)?
     } else {
-        Vec::new()
+        None
     };
+    let mut warnings: Vec<String> = pattern
+        .iter()
+        .flat_map(crate::pattern::path_warnings)
+        .map(|w| format!("$.pattern: {w}"))
+        .collect();
     warnings.extend(crate::rules::check(object_type, obj, options)?);
     Ok(ObjectMeta {
         id,
@@ -230,6 +246,7 @@ pub fn check_object_with(
         created,
         modified,
         warnings,
+        pattern,
     })
 }
 
