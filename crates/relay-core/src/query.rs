@@ -159,14 +159,19 @@ pub fn parse_filters(
                 q.added_after = Some(t);
             }
             "limit" => {
-                let n: usize = value
-                    .trim()
-                    .parse()
-                    .map_err(|_| bad(name, value, "expected a positive integer"))?;
-                if n == 0 {
+                let digits = value.trim();
+                let positive = !digits.is_empty()
+                    && digits.bytes().all(|b| b.is_ascii_digit())
+                    && digits.bytes().any(|b| b != b'0');
+                if !positive {
                     return Err(bad(name, value, "expected a positive integer"));
                 }
-                q.limit = n.min(limits.max);
+                // Any positive integer is a valid limit; one past the server's maximum (even
+                // past what a machine word holds) is served as the maximum.
+                q.limit = digits
+                    .parse::<usize>()
+                    .unwrap_or(usize::MAX)
+                    .min(limits.max);
             }
             "next" => {
                 cursor = Some(
@@ -323,7 +328,7 @@ mod tests {
                 .limit,
             1000
         );
-        for bad in ["-3", "0", "ten", ""] {
+        for bad in ["-3", "0", "000", "ten", "", "+5", "1.5"] {
             assert!(matches!(
                 parse(&[("limit", bad)], Endpoint::Objects),
                 Err(Error::Invalid(_))
