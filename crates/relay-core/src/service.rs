@@ -305,53 +305,18 @@ impl Relay {
                 limit: self.config.max_content_length,
             });
         }
-        let envelope: Value = serde_json::from_slice(body)
-            .map_err(|e| Error::Invalid(format!("the request body is not valid JSON: {e}")))?;
-        let items = match envelope {
-            Value::Object(mut map) => match map.remove("objects") {
-                None | Some(Value::Null) => Vec::new(),
-                Some(Value::Array(items)) => items,
-                Some(_) => {
-                    return Err(Error::Invalid(
-                        "the envelope's 'objects' must be a JSON array".into(),
-                    ));
-                }
-            },
-            _ => {
-                return Err(Error::Invalid(
-                    "the request body must be a TAXII envelope: a JSON object with an 'objects' array".into(),
-                ));
-            }
+        // Parsing and checking a large envelope takes milliseconds of CPU: off the async
+        // workers, so that other requests keep being served meanwhile.
+        let validation = self.config.validation;
+        let (draft, objects) = if body.len() <= INLINE_BODY {
+            prepare_envelope(body, validation)?
+        } else {
+            let body = body.to_vec();
+            tokio::task::spawn_blocking(move || prepare_envelope(&body, validation))
+                .await
+                // A panic while checking is a bug: an opaque 500, its cause logged.
+                .map_err(|e| Error::Internal(crate::store::StoreError::Internal(Box::new(e))))??
         };
-        let mut draft = StatusDraft {
-            id: uuid::Uuid::new_v4().to_string(),
-            request_timestamp: Timestamp::now().to_string(),
-            total_count: items.len() as u64,
-            failures: Vec::new(),
-        };
-        let mut objects = Vec::with_capacity(items.len());
-        for (i, item) in items.into_iter().enumerate() {
-            match stix::check_object_with(&item, self.config.validation) {
-                Ok(meta) => objects.push(NewObject {
-                    observables: meta.observables(&item),
-                    version: meta.version(),
-                    id: meta.id.as_str().to_owned(),
-                    object_type: meta.object_type,
-                    spec_version: meta.spec_version,
-                    warnings: meta.warnings,
-                    body: item.to_string(),
-                }),
-                Err(e) => draft.failures.push(StatusDetail {
-                    id: str_prop(&item, "id"),
-                    version: ["modified", "created"]
-                        .into_iter()
-                        .map(|p| str_prop(&item, p))
-                        .find(|v| !v.is_empty())
-                        .unwrap_or_default(),
-                    message: Some(format!("objects[{i}]: {e}")),
-                }),
-            }
-        }
         let status = self
             .store
             .add_objects(AddObjects {
@@ -416,6 +381,66 @@ impl Relay {
             .map(|(f, _)| f)
             .collect())
     }
+}
+
+/// Bodies up to this size are checked on the async worker; larger ones on a blocking thread.
+const INLINE_BODY: usize = 64 * 1024;
+
+/// Parses an envelope and checks each object: the valid ones ready to store, the invalid ones
+/// as failures of the status draft.
+fn prepare_envelope(
+    body: &[u8],
+    validation: stix::ValidationOptions,
+) -> Result<(StatusDraft, Vec<NewObject>), Error> {
+    let envelope: Value = serde_json::from_slice(body)
+        .map_err(|e| Error::Invalid(format!("the request body is not valid JSON: {e}")))?;
+    let items = match envelope {
+        Value::Object(mut map) => match map.remove("objects") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items,
+            Some(_) => {
+                return Err(Error::Invalid(
+                    "the envelope's 'objects' must be a JSON array".into(),
+                ));
+            }
+        },
+        _ => {
+            return Err(Error::Invalid(
+                "the request body must be a TAXII envelope: a JSON object with an 'objects' array"
+                    .into(),
+            ));
+        }
+    };
+    let mut draft = StatusDraft {
+        id: uuid::Uuid::new_v4().to_string(),
+        request_timestamp: Timestamp::now().to_string(),
+        total_count: items.len() as u64,
+        failures: Vec::new(),
+    };
+    let mut objects = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        match stix::check_object_with(&item, validation) {
+            Ok(meta) => objects.push(NewObject {
+                observables: meta.observables(&item),
+                version: meta.version(),
+                id: meta.id.as_str().to_owned(),
+                object_type: meta.object_type,
+                spec_version: meta.spec_version,
+                warnings: meta.warnings,
+                body: item.to_string(),
+            }),
+            Err(e) => draft.failures.push(StatusDetail {
+                id: str_prop(&item, "id"),
+                version: ["modified", "created"]
+                    .into_iter()
+                    .map(|p| str_prop(&item, p))
+                    .find(|v| !v.is_empty())
+                    .unwrap_or_default(),
+                message: Some(format!("objects[{i}]: {e}")),
+            }),
+        }
+    }
+    Ok((draft, objects))
 }
 
 fn require_admin(who: &Principal) -> Result<(), Error> {

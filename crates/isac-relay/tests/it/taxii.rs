@@ -614,3 +614,27 @@ async fn validation_failures_name_the_rule_and_warnings_are_kept() {
         "warnings are kept"
     );
 }
+
+#[tokio::test]
+async fn a_large_envelope_is_checked_and_stored_whole() {
+    let app = spawn_app().await;
+    let mut objects: Vec<Value> = (0..400)
+        .map(|_| indicator(&new_id("indicator"), "2024-01-01T00:00:00.000Z"))
+        .collect();
+    objects[123]["pattern"] = json!("[broken");
+    let body = json!({ "objects": objects }).to_string();
+    assert!(
+        body.len() > 64 * 1024,
+        "large enough to be checked off the async workers"
+    );
+    let status = app.post_ok(&objects).await;
+    assert_eq!(status["success_count"], 399);
+    assert_eq!(status["failure_count"], 1);
+    assert!(
+        status["failures"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("objects[123]: $.pattern")
+    );
+    assert_eq!(app.manifest_all().await.len(), 399);
+}
