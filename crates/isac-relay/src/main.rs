@@ -52,10 +52,44 @@ enum Command {
         #[command(subcommand)]
         command: FeedCommand,
     },
+    /// Manage API tokens on a data directory while the server is stopped.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Check STIX files and extract their observables (no data directory needed).
     Stix {
         #[command(subcommand)]
         command: StixCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Issue a token for a user; the token is printed alone on the last line, once.
+    Create {
+        user: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// Days until it expires [default: never]
+        #[arg(long, value_name = "D")]
+        expires_days: Option<u32>,
+        /// The token may read but never write
+        #[arg(long)]
+        read_only: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Revoke a token at once.
+    Revoke {
+        id: i64,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// List tokens: id, user, name, rights, created, expires, revoked (never the secrets).
+    List {
+        #[command(flatten)]
+        data: DataArgs,
     },
 }
 
@@ -177,6 +211,57 @@ async fn run(cli: Cli) -> Result<()> {
             StixCommand::Observables { files } => stix_cmd::observables(&files),
         },
         Command::Serve { data, listen } => serve(load_config(&data, listen)?).await,
+        Command::Token { command } => match command {
+            TokenCommand::Create {
+                user,
+                name,
+                expires_days,
+                read_only,
+                data,
+            } => {
+                let config = load_config(&data, None)?;
+                offline(&config, |relay| async move {
+                    let (id, token) = relay
+                        .create_token(&Relay::local_admin(), &user, &name, expires_days, read_only)
+                        .await?;
+                    say(&format!(
+                        "created token {id} for {user}; it is shown only this once:"
+                    ))?;
+                    say(&token)
+                })
+                .await
+            }
+            TokenCommand::Revoke { id, data } => {
+                let config = load_config(&data, None)?;
+                offline(&config, |relay| async move {
+                    relay.revoke_token(&Relay::local_admin(), id).await?;
+                    say(&format!("revoked token {id}"))
+                })
+                .await
+            }
+            TokenCommand::List { data } => {
+                let config = load_config(&data, None)?;
+                offline(&config, |relay| async move {
+                    for t in relay.list_tokens(&Relay::local_admin()).await? {
+                        let show = |t: Option<stix::Timestamp>| {
+                            t.map_or_else(|| "-".to_owned(), |t| t.to_string())
+                        };
+                        say(&format!(
+                            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                            t.id,
+                            t.user_name,
+                            t.name,
+                            if t.read_only { "read" } else { "read-write" },
+                            t.created,
+                            show(t.expires),
+                            show(t.revoked)
+                        ))?;
+                    }
+                    Ok(())
+                })
+                .await
+            }
+        },
         Command::Feed { command } => match command {
             FeedCommand::Add {
                 name,

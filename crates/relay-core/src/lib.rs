@@ -21,4 +21,6 @@ pub use principal::{Principal, Role};
 pub use query::{ObjectPage, ObjectQuery, StoredObject, VersionFilter};
 pub use service::{Relay, RelayConfig};
 pub use status::{Status, StatusDetail};
-pub use store::{NewObject, ObservableHit, ObservableQuery, Store, StoreError};
+pub use store::{
+    NewObject, NewToken, ObservableHit, ObservableQuery, Store, StoreError, TokenInfo,
+};

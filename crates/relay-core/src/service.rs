@@ -125,6 +125,59 @@ impl Relay {
         }
     }
 
+    // ---- tokens ----
+
+    /// Issues a new token for a user; returns its id and the secret, which is shown once and
+    /// never stored.
+    pub async fn create_token(
+        &self,
+        who: &Principal,
+        user: &str,
+        name: &str,
+        expires_days: Option<u32>,
+        read_only: bool,
+    ) -> Result<(i64, String), Error> {
+        require_admin(who)?;
+        if name.trim().is_empty() || name.len() > 100 {
+            return Err(Error::Invalid(
+                "a token name has 1 to 100 characters".into(),
+            ));
+        }
+        let expires = match expires_days {
+            None => None,
+            Some(0) => return Err(Error::Invalid("--expires-days must be at least 1".into())),
+            Some(d) => Some(Timestamp::from_micros(
+                Timestamp::now().as_micros() + i64::from(d) * 86_400_000_000,
+            )),
+        };
+        let secret = token::generate_token();
+        let id = self
+            .store
+            .create_token(crate::store::NewToken {
+                user_name: user.to_owned(),
+                name: name.to_owned(),
+                hash: self.hasher.hash(&secret),
+                read_only,
+                expires,
+            })
+            .await?;
+        Ok((id, secret))
+    }
+
+    /// Revokes a token at once: its next request is refused.
+    pub async fn revoke_token(&self, who: &Principal, id: i64) -> Result<(), Error> {
+        require_admin(who)?;
+        Ok(self.store.revoke_token(id, Timestamp::now()).await?)
+    }
+
+    pub async fn list_tokens(
+        &self,
+        who: &Principal,
+    ) -> Result<Vec<crate::store::TokenInfo>, Error> {
+        require_admin(who)?;
+        Ok(self.store.list_tokens().await?)
+    }
+
     // ---- feeds ----
 
     pub async fn add_feed(&self, who: &Principal, new: NewFeed) -> Result<Feed, Error> {

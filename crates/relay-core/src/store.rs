@@ -25,6 +25,28 @@ pub enum StoreError {
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// An API token as administrators see it: never its secret. Not `Serialize`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub user_name: String,
+    pub name: String,
+    pub read_only: bool,
+    pub created: Timestamp,
+    pub expires: Option<Timestamp>,
+    pub revoked: Option<Timestamp>,
+}
+
+/// What a new token is.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub user_name: String,
+    pub name: String,
+    pub hash: TokenHash,
+    pub read_only: bool,
+    pub expires: Option<Timestamp>,
+}
+
 /// A checked object ready to be stored.
 #[derive(Debug, Clone)]
 pub struct NewObject {
@@ -92,6 +114,13 @@ pub trait Store: Send + Sync + 'static {
         token_hash: TokenHash,
         now: Timestamp,
     ) -> Result<Option<Principal>, StoreError>;
+
+    /// Creates a token for an existing user (`NotFound` otherwise); returns its id.
+    async fn create_token(&self, token: NewToken) -> Result<i64, StoreError>;
+    /// Revokes a token now; `NotFound` when there is no such token, `Conflict` when it was
+    /// revoked already.
+    async fn revoke_token(&self, id: i64, at: Timestamp) -> Result<(), StoreError>;
+    async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
 
     /// Creates a feed; `Conflict` when the name is taken.
     async fn create_feed(&self, feed: &Feed) -> Result<(), StoreError>;

@@ -341,3 +341,125 @@ fn stix_observables_prints_kind_value_and_object() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.json"));
 }
+
+/// The token printed alone on the last line of `token create`.
+fn created_token(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn tokens_are_created_read_only_and_revoked_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let admin = "isr_token-test-admin-0123456789";
+    drop(start(dir.path(), Some(admin), &[], &[]));
+
+    let rw = created_token(&run_cli(&[
+        "token", "create", "admin", "--name", "sensor", "--data", data,
+    ]));
+    let ro = created_token(&run_cli(&[
+        "token",
+        "create",
+        "admin",
+        "--read-only",
+        "--expires-days",
+        "30",
+        "--data",
+        data,
+    ]));
+    assert!(rw.starts_with("isr_") && ro.starts_with("isr_") && rw != ro);
+    let bad = run_cli(&["token", "create", "nobody", "--data", data]);
+    assert!(
+        !bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("no user 'nobody'")
+    );
+    let bad = run_cli(&[
+        "token",
+        "create",
+        "admin",
+        "--expires-days",
+        "0",
+        "--data",
+        data,
+    ]);
+    assert!(
+        !bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("--expires-days")
+    );
+
+    let list = String::from_utf8(run_cli(&["token", "list", "--data", data]).stdout).unwrap();
+    let rows: Vec<Vec<&str>> = list.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 3, "{list}");
+    assert_eq!((rows[1][2], rows[1][3]), ("sensor", "read-write"));
+    assert_eq!(rows[2][3], "read");
+    assert_ne!(rows[2][5], "-", "the read-only token expires");
+    assert!(
+        !list.contains(&rw) && !list.contains(&ro),
+        "secrets are never listed"
+    );
+
+    let s = start(dir.path(), None, &[], &[]);
+    let post = |token: String| {
+        let url = format!("{}/taxii2/isac/collections/TEST/objects/", s.base);
+        async move {
+            client()
+                .post(url)
+                .bearer_auth(token)
+                .header("Accept", TAXII)
+                .header("Content-Type", TAXII)
+                .body(json!({"objects": [indicator(&new_id("indicator"), "2024-01-01T00:00:00.000Z")]}).to_string())
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(post(rw.clone()).await.status(), StatusCode::ACCEPTED);
+    let refused = post(ro.clone()).await;
+    assert_eq!(
+        refused.status(),
+        StatusCode::FORBIDDEN,
+        "a read-only token never writes"
+    );
+    let cols = get_json(&format!("{}/taxii2/isac/collections/", s.base), &ro).await;
+    assert_eq!(cols["collections"][0]["can_write"], false);
+    assert_eq!(cols["collections"][0]["can_read"], true);
+    drop(s);
+
+    let id = rows[1][0];
+    assert!(
+        run_cli(&["token", "revoke", id, "--data", data])
+            .status
+            .success()
+    );
+    let again = run_cli(&["token", "revoke", id, "--data", data]);
+    assert!(
+        !again.status.success()
+            && String::from_utf8_lossy(&again.stderr).contains("revoked already")
+    );
+    let s = start(dir.path(), None, &[], &[]);
+    let r = client()
+        .get(format!("{}/taxii2/", s.base))
+        .bearer_auth(&rw)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "a revoked token is refused"
+    );
+    let r = client()
+        .get(format!("{}/taxii2/", s.base))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}

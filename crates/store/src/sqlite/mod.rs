@@ -26,7 +26,9 @@ use relay_core::Feed;
 use relay_core::principal::{Principal, Role};
 use relay_core::query::{ObjectPage, ObjectQuery, VersionFilter};
 use relay_core::status::Status;
-use relay_core::store::{AddObjects, ObservableHit, ObservableQuery, Store, StoreError};
+use relay_core::store::{
+    AddObjects, NewToken, ObservableHit, ObservableQuery, Store, StoreError, TokenInfo,
+};
 use relay_core::token::{TokenHash, generate_key};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use stix::Timestamp;
@@ -392,6 +394,86 @@ impl Store for SqliteStore {
                 token_id,
                 read_only,
             }))
+        })
+        .await
+    }
+
+    async fn create_token(&self, token: NewToken) -> Result<i64, StoreError> {
+        self.write(move |conn| {
+            let user_id: Option<i64> = conn
+                .query_row("SELECT id FROM users WHERE name = ?1", params![token.user_name], |r| r.get(0))
+                .optional()
+                .map_err(internal)?;
+            let user_id = user_id.ok_or_else(|| StoreError::NotFound(format!("no user '{}'", token.user_name)))?;
+            conn.execute(
+                "INSERT INTO tokens (user_id, name, hash, read_only, created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    user_id,
+                    token.name,
+                    token.hash.as_slice(),
+                    token.read_only,
+                    Timestamp::now().as_micros(),
+                    token.expires.map(Timestamp::as_micros)
+                ],
+            )
+            .map_err(internal)?;
+            Ok(conn.last_insert_rowid())
+        })
+        .await
+    }
+
+    async fn revoke_token(&self, id: i64, at: Timestamp) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            let revoked: Option<Option<i64>> = conn
+                .query_row(
+                    "SELECT revoked FROM tokens WHERE id = ?1",
+                    params![id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(internal)?;
+            match revoked {
+                None => Err(StoreError::NotFound(format!("no token {id}"))),
+                Some(Some(_)) => Err(StoreError::Conflict(format!(
+                    "token {id} is revoked already"
+                ))),
+                Some(None) => {
+                    conn.execute(
+                        "UPDATE tokens SET revoked = ?2 WHERE id = ?1",
+                        params![id, at.as_micros()],
+                    )
+                    .map_err(internal)?;
+                    Ok(())
+                }
+            }
+        })
+        .await
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT t.id, u.name, t.name, t.read_only, t.created, t.expires, t.revoked
+                       FROM tokens t JOIN users u ON u.id = t.user_id ORDER BY t.id",
+                )
+                .map_err(internal)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(TokenInfo {
+                        id: r.get(0)?,
+                        user_name: r.get(1)?,
+                        name: r.get(2)?,
+                        read_only: r.get(3)?,
+                        created: Timestamp::from_micros(r.get(4)?),
+                        expires: r.get::<_, Option<i64>>(5)?.map(Timestamp::from_micros),
+                        revoked: r.get::<_, Option<i64>>(6)?.map(Timestamp::from_micros),
+                    })
+                })
+                .map_err(internal)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(internal)?;
+            Ok(rows)
         })
         .await
     }

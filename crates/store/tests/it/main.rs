@@ -44,6 +44,7 @@ mod sqlite {
         status_is_kept,
         closed_store_refuses_work,
         observables_are_indexed_per_current_version,
+        tokens_expire_and_are_revoked,
     );
 
     #[tokio::test]

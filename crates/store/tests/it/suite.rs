@@ -500,3 +500,86 @@ pub async fn observables_are_indexed_per_current_version(store: Arc<dyn Store>) 
             .is_empty()
     );
 }
+
+pub async fn tokens_expire_and_are_revoked(store: Arc<dyn Store>) {
+    use relay_core::NewToken;
+    assert!(store.bootstrap_admin("admin", [1u8; 32]).await.unwrap());
+    let now = Timestamp::now();
+    let day = 86_400_000_000;
+    let mk = |hash: u8, expires: Option<Timestamp>, read_only: bool| NewToken {
+        user_name: "admin".into(),
+        name: format!("t{hash}"),
+        hash: [hash; 32],
+        read_only,
+        expires,
+    };
+    let live = store
+        .create_token(mk(
+            2,
+            Some(Timestamp::from_micros(now.as_micros() + day)),
+            true,
+        ))
+        .await
+        .unwrap();
+    store
+        .create_token(mk(
+            3,
+            Some(Timestamp::from_micros(now.as_micros() - 1)),
+            false,
+        ))
+        .await
+        .unwrap();
+    let p = store
+        .principal_for_token([2u8; 32], now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(p.read_only);
+    assert_eq!(p.token_id, live);
+    assert!(
+        store
+            .principal_for_token([3u8; 32], now)
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+    // The same token, asked about after its expiry.
+    let later = Timestamp::from_micros(now.as_micros() + 2 * day);
+    assert!(
+        store
+            .principal_for_token([2u8; 32], later)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store.revoke_token(live, now).await.unwrap();
+    assert!(
+        store
+            .principal_for_token([2u8; 32], now)
+            .await
+            .unwrap()
+            .is_none(),
+        "revoked"
+    );
+    assert!(matches!(
+        store.revoke_token(live, now).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.revoke_token(999, now).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store
+            .create_token(NewToken {
+                user_name: "nobody".into(),
+                ..mk(4, None, false)
+            })
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    let list = store.list_tokens().await.unwrap();
+    assert_eq!(list.len(), 3);
+    assert!(list[1].revoked.is_some() && list[1].read_only);
+}
