@@ -50,6 +50,16 @@ fn query() -> ObjectQuery {
     }
 }
 
+/// How many object versions a query returns.
+async fn count(store: &Arc<dyn Store>, feed: &Feed, q: &ObjectQuery) -> usize {
+    store
+        .query_objects(&feed.id, q)
+        .await
+        .unwrap()
+        .objects
+        .len()
+}
+
 /// Creates the TEST feed and returns it.
 pub async fn seed(store: &Arc<dyn Store>) -> Feed {
     let feed = Feed {
@@ -161,24 +171,8 @@ pub async fn versions_keep_first_and_last_whatever_the_order(store: Arc<dyn Stor
         },
         ..query()
     };
-    assert_eq!(
-        store
-            .query_objects(&feed.id, &at)
-            .await
-            .unwrap()
-            .objects
-            .len(),
-        1
-    );
-    assert_eq!(
-        store
-            .query_objects(&feed.id, &query())
-            .await
-            .unwrap()
-            .objects
-            .len(),
-        3
-    );
+    assert_eq!(count(&store, &feed, &at).await, 1);
+    assert_eq!(count(&store, &feed, &query()).await, 3);
 }
 
 pub async fn duplicates_store_nothing_new(store: Arc<dyn Store>) {
@@ -207,15 +201,7 @@ pub async fn duplicates_store_nothing_new(store: Arc<dyn Store>) {
     assert!(again.successes[0].message.is_some());
     // The SCO's version is its date_added, reported the same both times.
     assert_eq!(again.successes[0].version, s.successes[2].version);
-    assert_eq!(
-        store
-            .query_objects(&feed.id, &query())
-            .await
-            .unwrap()
-            .objects
-            .len(),
-        2
-    );
+    assert_eq!(count(&store, &feed, &query()).await, 2);
 }
 
 pub async fn date_added_is_strictly_increasing_under_concurrency(store: Arc<dyn Store>) {
