@@ -1368,6 +1368,123 @@ mod tests {
                 Ok(()),
             ),
             (
+                json!({"type": "ipv4-addr", "id": "ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd", "value": "198.51.100.0/24"}),
+                Ok(()),
+            ),
+            (
+                json!({"type": "ipv4-addr", "id": "ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd", "value": "2001:db8::1"}),
+                Err("$.value"),
+            ),
+            (
+                json!({"type": "ipv6-addr", "id": "ipv6-addr--ff26c055-6336-5bc5-b98d-13d6226742dd"}),
+                Err("$.value"),
+            ),
+            (
+                json!({"type": "url", "id": "url--ff26c055-6336-5bc5-b98d-13d6226742dd", "value": "not a url"}),
+                Err("$.value"),
+            ),
+            (
+                json!({"type": "mac-addr", "id": "mac-addr--ff26c055-6336-5bc5-b98d-13d6226742dd", "value": "D2:FB:49:24:37:18"}),
+                Err("$.value"),
+            ),
+            (
+                json!({"type": "mac-addr", "id": "mac-addr--ff26c055-6336-5bc5-b98d-13d6226742dd", "value": "d2:fb:49:24:37:18"}),
+                Ok(()),
+            ),
+            (
+                json!({"type": "file", "id": "file--ff26c055-6336-5bc5-b98d-13d6226742dd", "size": 3}),
+                Err("$"),
+            ),
+            (
+                json!({"type": "file", "id": "file--ff26c055-6336-5bc5-b98d-13d6226742dd", "hashes": {"MD5": "abc"}}),
+                Err("$.hashes.MD5"),
+            ),
+            (
+                json!({"type": "file", "id": "file--ff26c055-6336-5bc5-b98d-13d6226742dd", "hashes": {"x-vendor": "abc"}}),
+                Ok(()),
+            ),
+            (
+                json!({"type": "artifact", "id": "artifact--ff26c055-6336-5bc5-b98d-13d6226742dd", "url": "http://x.example/a"}),
+                Err("$.hashes"),
+            ),
+            (
+                json!({"type": "artifact", "id": "artifact--ff26c055-6336-5bc5-b98d-13d6226742dd", "payload_bin": "aGVsbG8= ..."}),
+                Err("$.payload_bin"),
+            ),
+            (
+                json!({"type": "artifact", "id": "artifact--ff26c055-6336-5bc5-b98d-13d6226742dd", "payload_bin": "aGVsbG8=", "encryption_algorithm": "rot13"}),
+                Err("$.encryption_algorithm"),
+            ),
+            (
+                json!({"type": "network-traffic", "id": "network-traffic--ff26c055-6336-5bc5-b98d-13d6226742dd", "protocols": ["tcp"], "dst_ref": "ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd", "dst_port": 70000}),
+                Err("$.dst_port"),
+            ),
+            (
+                json!({"type": "network-traffic", "id": "network-traffic--ff26c055-6336-5bc5-b98d-13d6226742dd", "protocols": ["tcp"]}),
+                Err("$"),
+            ),
+            (
+                json!({"type": "email-message", "id": "email-message--ff26c055-6336-5bc5-b98d-13d6226742dd", "is_multipart": false, "from_ref": "url--ff26c055-6336-5bc5-b98d-13d6226742dd"}),
+                Err("$.from_ref"),
+            ),
+            (
+                json!({"type": "windows-registry-key", "id": "windows-registry-key--ff26c055-6336-5bc5-b98d-13d6226742dd", "key": "HKEY_LOCAL_MACHINE\\x", "values": [{"name": "a", "data_type": "REG_TEXT"}]}),
+                Err("$.values[0].data_type"),
+            ),
+            (
+                json!({"type": "process", "id": "process--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", "image_ref": "url--ff26c055-6336-5bc5-b98d-13d6226742dd"}),
+                Err("$.image_ref"),
+            ),
+            (
+                json!({"type": "process", "id": "process--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", "parent_ref": "process--ff26c055-6336-4bc5-b98d-13d6226742dd"}),
+                Ok(()),
+            ),
+            (
+                with(
+                    "tool",
+                    json!({"name": "t", "extensions": {"extension-definition--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f": {"extension_type": "property-extension", "rank": 1}}}),
+                ),
+                Ok(()),
+            ),
+            (
+                with(
+                    "tool",
+                    json!({"name": "t", "extensions": {"extension-definition--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f": {"rank": 1}}}),
+                ),
+                Err(
+                    "$.extensions.extension-definition--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f.extension_type",
+                ),
+            ),
+            (
+                with("tool", json!({"name": "t", "extensions": {"ntfs-ext": {}}})),
+                Err("$.extensions.ntfs-ext"),
+            ),
+            (
+                json!({"type": "file", "id": "file--ff26c055-6336-5bc5-b98d-13d6226742dd", "name": "a", "extensions": {"ntfs-ext": {"sid": "1"}}}),
+                Ok(()),
+            ),
+            (
+                with(
+                    "tool",
+                    json!({"name": "t", "implemented_by_ref": "not-an-id"}),
+                ),
+                Err("$.implemented_by_ref"),
+            ),
+            (
+                with(
+                    "language-content",
+                    json!({"object_ref": "tool--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", "contents": {"ja": "x"}}),
+                ),
+                Err("$.contents.ja"),
+            ),
+            (
+                with(
+                    "language-content",
+                    json!({"object_ref": "tool--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", "contents": {"ja": {"name": "ツール"}}}),
+                ),
+                Ok(()),
+            ),
+            (
                 with(
                     "extension-definition",
                     json!({"name": "e", "schema": "s", "version": "1.0", "created_by_ref": "identity--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", "extension_types": ["new-thing"]}),
