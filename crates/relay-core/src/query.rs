@@ -328,6 +328,13 @@ mod tests {
                 .limit,
             1000
         );
+        let limit = |v: &str| parse(&[("limit", v)], Endpoint::Objects).unwrap().limit;
+        assert_eq!(
+            limit("99999999999999999999999"),
+            1000,
+            "past a machine word"
+        );
+        assert_eq!(limit("007"), 7);
         for bad in ["-3", "0", "000", "ten", "", "+5", "1.5"] {
             assert!(matches!(
                 parse(&[("limit", bad)], Endpoint::Objects),
