@@ -82,6 +82,16 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// GET /taxii2/ with a bearer token: how the server answers that token.
+pub async fn discovery(base: &str, token: &str) -> reqwest::Response {
+    client()
+        .get(format!("{base}/taxii2/"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// GETs a URL with a bearer token and returns the JSON body.
 pub async fn get_json(url: &str, token: &str) -> Value {
     client()
@@ -123,12 +133,7 @@ async fn first_start_prints_a_working_admin_token_once() {
         "{:?}",
         s.banner
     );
-    let r = client()
-        .get(format!("{}/taxii2/", s.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let r = discovery(&s.base, &token).await;
     assert_eq!(r.status(), StatusCode::OK);
     // The token is stored only as a hash.
     let db = std::fs::read(dir.path().join("relay.db")).unwrap();
@@ -144,12 +149,7 @@ async fn the_admin_token_can_come_from_the_environment() {
         s.banner.iter().all(|l| !l.contains(token)),
         "a chosen secret is not echoed"
     );
-    let r = client()
-        .get(format!("{}/taxii2/", s.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    let r = discovery(&s.base, token).await;
     assert_eq!(r.status(), StatusCode::OK);
     drop(s);
     let out = Command::new(BIN)
@@ -444,22 +444,12 @@ async fn tokens_are_created_read_only_and_revoked_offline() {
             && String::from_utf8_lossy(&again.stderr).contains("revoked already")
     );
     let s = start(dir.path(), None, &[], &[]);
-    let r = client()
-        .get(format!("{}/taxii2/", s.base))
-        .bearer_auth(&rw)
-        .send()
-        .await
-        .unwrap();
+    let r = discovery(&s.base, &rw).await;
     assert_eq!(
         r.status(),
         StatusCode::UNAUTHORIZED,
         "a revoked token is refused"
     );
-    let r = client()
-        .get(format!("{}/taxii2/", s.base))
-        .bearer_auth(admin)
-        .send()
-        .await
-        .unwrap();
+    let r = discovery(&s.base, admin).await;
     assert_eq!(r.status(), StatusCode::OK);
 }
