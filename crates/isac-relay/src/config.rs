@@ -18,6 +18,15 @@ pub struct Config {
     pub listen: SocketAddr,
     pub taxii: TaxiiConfig,
     pub stix: StixConfig,
+    pub auth: AuthConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub max_failures_per_account: usize,
+    pub max_failures_per_source: usize,
+    pub failure_window_secs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +65,11 @@ impl Default for Config {
             },
             stix: StixConfig {
                 strict_custom_properties: relay.validation.strict_custom_properties,
+            },
+            auth: AuthConfig {
+                max_failures_per_account: relay.throttle.per_account,
+                max_failures_per_source: relay.throttle.per_source,
+                failure_window_secs: relay.throttle.window.as_secs(),
             },
         }
     }
@@ -102,6 +116,11 @@ impl Config {
             validation: stix::ValidationOptions {
                 strict_custom_properties: self.stix.strict_custom_properties,
             },
+            throttle: relay_core::throttle::ThrottleConfig {
+                per_account: self.auth.max_failures_per_account,
+                per_source: self.auth.max_failures_per_source,
+                window: std::time::Duration::from_secs(self.auth.failure_window_secs),
+            },
         }
     }
 
@@ -123,6 +142,13 @@ impl Config {
         if t.default_page_size == 0 || t.max_page_size == 0 || t.default_page_size > t.max_page_size
         {
             return Err("taxii.default_page_size and taxii.max_page_size must be positive, the default no larger than the maximum".into());
+        }
+        let a = &self.auth;
+        if a.max_failures_per_account == 0
+            || a.max_failures_per_source == 0
+            || a.failure_window_secs == 0
+        {
+            return Err("auth.max_failures_per_account, auth.max_failures_per_source and auth.failure_window_secs must be greater than 0".into());
         }
         let name_ok = !t.api_root.is_empty()
             && t.api_root

@@ -2,6 +2,7 @@
 //! concrete store to the services and the HTTP front end, and supervises the server. Errors
 //! meet `anyhow` here and nowhere else.
 
+mod admin_cmd;
 mod config;
 mod stix_cmd;
 
@@ -11,7 +12,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use relay_core::{NewFeed, Relay};
+use relay_core::Relay;
 use store::SqliteStore;
 
 use crate::config::{Config, Overrides};
@@ -28,7 +29,7 @@ struct Cli {
 }
 
 #[derive(Args)]
-struct DataArgs {
+pub(crate) struct DataArgs {
     /// The data directory [default: ./isac-relay-data]
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
@@ -47,49 +48,37 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
     },
-    /// Manage feeds (TAXII collections) on a data directory while the server is stopped.
-    Feed {
+    /// Manage organisations (members and partners).
+    Org {
         #[command(subcommand)]
-        command: FeedCommand,
+        command: admin_cmd::OrgCommand,
     },
-    /// Manage API tokens on a data directory while the server is stopped.
+    /// Manage the users of organisations.
+    User {
+        #[command(subcommand)]
+        command: admin_cmd::UserCommand,
+    },
+    /// Manage API tokens.
     Token {
         #[command(subcommand)]
-        command: TokenCommand,
+        command: admin_cmd::TokenCommand,
     },
+    /// Manage trust groups of organisations.
+    Group {
+        #[command(subcommand)]
+        command: admin_cmd::GroupCommand,
+    },
+    /// Manage feeds (TAXII collections) and the rights on them.
+    Feed {
+        #[command(subcommand)]
+        command: admin_cmd::FeedCommand,
+    },
+    /// Read the audit log (the ISAC administrator's view).
+    Audit(admin_cmd::AuditArgs),
     /// Check STIX files and extract their observables (no data directory needed).
     Stix {
         #[command(subcommand)]
         command: StixCommand,
-    },
-}
-
-#[derive(Subcommand)]
-enum TokenCommand {
-    /// Issue a token for a user; the token is printed alone on the last line, once.
-    Create {
-        user: String,
-        #[arg(long, default_value = "cli")]
-        name: String,
-        /// Days until it expires [default: never]
-        #[arg(long, value_name = "D")]
-        expires_days: Option<u32>,
-        /// The token may read but never write
-        #[arg(long)]
-        read_only: bool,
-        #[command(flatten)]
-        data: DataArgs,
-    },
-    /// Revoke a token at once.
-    Revoke {
-        id: i64,
-        #[command(flatten)]
-        data: DataArgs,
-    },
-    /// List tokens: id, user, name, rights, created, expires, revoked (never the secrets).
-    List {
-        #[command(flatten)]
-        data: DataArgs,
     },
 }
 
@@ -107,24 +96,6 @@ enum StixCommand {
     Observables {
         #[arg(required = true)]
         files: Vec<PathBuf>,
-    },
-}
-
-#[derive(Subcommand)]
-enum FeedCommand {
-    /// Create a feed.
-    Add {
-        /// The feed's name (letters, digits, '_', '-', '.'), also its collection title
-        name: String,
-        #[arg(long)]
-        description: Option<String>,
-        #[command(flatten)]
-        data: DataArgs,
-    },
-    /// List the feeds: name, collection id, description.
-    List {
-        #[command(flatten)]
-        data: DataArgs,
     },
 }
 
@@ -165,7 +136,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn load_config(args: &DataArgs, listen: Option<std::net::SocketAddr>) -> Result<Config> {
+pub(crate) fn load_config(args: &DataArgs, listen: Option<std::net::SocketAddr>) -> Result<Config> {
     let overrides = Overrides {
         data: args.data.clone(),
         listen,
@@ -188,7 +159,7 @@ async fn open(config: &Config) -> Result<(Relay, Arc<SqliteStore>)> {
     Ok((relay, store))
 }
 
-fn say(line: &str) -> Result<()> {
+pub(crate) fn say(line: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "{line}")?;
     out.flush()?;
@@ -211,96 +182,17 @@ async fn run(cli: Cli) -> Result<()> {
             StixCommand::Observables { files } => stix_cmd::observables(&files),
         },
         Command::Serve { data, listen } => serve(load_config(&data, listen)?).await,
-        Command::Token { command } => match command {
-            TokenCommand::Create {
-                user,
-                name,
-                expires_days,
-                read_only,
-                data,
-            } => {
-                let config = load_config(&data, None)?;
-                offline(&config, |relay| async move {
-                    let (id, token) = relay
-                        .create_token(&Relay::local_admin(), &user, &name, expires_days, read_only)
-                        .await?;
-                    say(&format!(
-                        "created token {id} for {user}; it is shown only this once:"
-                    ))?;
-                    say(&token)
-                })
-                .await
-            }
-            TokenCommand::Revoke { id, data } => {
-                let config = load_config(&data, None)?;
-                offline(&config, |relay| async move {
-                    relay.revoke_token(&Relay::local_admin(), id).await?;
-                    say(&format!("revoked token {id}"))
-                })
-                .await
-            }
-            TokenCommand::List { data } => {
-                let config = load_config(&data, None)?;
-                offline(&config, |relay| async move {
-                    for t in relay.list_tokens(&Relay::local_admin()).await? {
-                        let show = |t: Option<stix::Timestamp>| {
-                            t.map_or_else(|| "-".to_owned(), |t| t.to_string())
-                        };
-                        say(&format!(
-                            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
-                            t.id,
-                            t.user_name,
-                            t.name,
-                            if t.read_only { "read" } else { "read-write" },
-                            t.created,
-                            show(t.expires),
-                            show(t.revoked)
-                        ))?;
-                    }
-                    Ok(())
-                })
-                .await
-            }
-        },
-        Command::Feed { command } => match command {
-            FeedCommand::Add {
-                name,
-                description,
-                data,
-            } => {
-                let config = load_config(&data, None)?;
-                offline(&config, |relay| async move {
-                    let feed = relay
-                        .add_feed(&Relay::local_admin(), NewFeed { name, description })
-                        .await?;
-                    say(&format!(
-                        "created feed {} (collection {})",
-                        feed.name, feed.id
-                    ))
-                })
-                .await
-            }
-            FeedCommand::List { data } => {
-                let config = load_config(&data, None)?;
-                offline(&config, |relay| async move {
-                    for f in relay.list_feeds(&Relay::local_admin()).await? {
-                        say(&format!(
-                            "{}\t{}\t{}",
-                            f.name,
-                            f.id,
-                            f.description.unwrap_or_default()
-                        ))?;
-                    }
-                    Ok(())
-                })
-                .await
-            }
-        },
+        Command::Org { command } => admin_cmd::org(command).await,
+        Command::User { command } => admin_cmd::user(command).await,
+        Command::Token { command } => admin_cmd::token(command).await,
+        Command::Group { command } => admin_cmd::group(command).await,
+        Command::Feed { command } => admin_cmd::feed(command).await,
+        Command::Audit(args) => admin_cmd::audit(args).await,
     }
 }
 
 /// Runs one administrative action on the data directory and closes the store cleanly.
-async fn offline<F, Fut>(config: &Config, action: F) -> Result<()>
+pub(crate) async fn offline<F, Fut>(config: &Config, action: F) -> Result<()>
 where
     F: FnOnce(Relay) -> Fut,
     Fut: std::future::Future<Output = Result<()>>,

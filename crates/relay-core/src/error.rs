@@ -24,6 +24,10 @@ pub enum Error {
     TooLarge { limit: usize },
     #[error("{0}")]
     Conflict(String),
+    /// Too many failed logins from this account or address; try again after `retry_after`
+    /// seconds.
+    #[error("too many failed logins; try again in {retry_after} seconds")]
+    TooManyAttempts { retry_after: u64 },
     #[error("{0}")]
     Unavailable(String),
     #[error("internal error")]

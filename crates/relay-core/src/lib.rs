@@ -5,22 +5,31 @@
 //! Nothing here knows HTTP or SQL: handlers translate requests into service calls, and stores
 //! translate the trait into their engine's statements.
 
+pub mod audit;
 pub mod error;
 pub mod feed;
+pub mod org;
+pub mod password;
 pub mod policy;
 pub mod principal;
 pub mod query;
 pub mod service;
 pub mod status;
 pub mod store;
+pub mod throttle;
+pub mod tlp;
 pub mod token;
 
 pub use error::Error;
-pub use feed::{Feed, NewFeed};
-pub use principal::{Principal, Role};
+pub use audit::{AuditEntry, AuditQuery, AuditRecord};
+pub use feed::{Feed, Grant, Grantee, GranteeName, NewFeed};
+pub use org::{NewOrg, Org, OrgKind, Sector, TrustGroup};
+pub use tlp::Tlp;
+pub use principal::{Principal, Role, UserInfo};
 pub use query::{ObjectPage, ObjectQuery, StoredObject, VersionFilter};
 pub use service::{Relay, RelayConfig};
 pub use status::{Status, StatusDetail};
 pub use store::{
-    NewObject, NewToken, ObservableHit, ObservableQuery, Store, StoreError, TokenInfo,
+    Change, DeleteObject, Login, NewObject, NewToken, ObservableHit, ObservableQuery, Store,
+    StoreError, TokenInfo,
 };

@@ -1,26 +1,46 @@
-//! Who is calling: the principal a token resolves to. Organisations and trust groups join it
-//! in a later step; every access decision goes through `policy`, never through these fields
-//! directly.
+//! Who is calling: the principal a token or password resolves to, with the organisation and
+//! trust groups that decide what it may read. Every access decision goes through `policy`,
+//! never through these fields directly.
 
-/// A role a user holds. Only the ISAC administrator exists so far; member roles (organisation
-/// admin, analyst, reader) arrive with organisations.
+use crate::org::OrgKind;
+
+/// A role a user holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
+    /// Runs the ISAC: every feed, every object, every account. Only users of the operator
+    /// organisation hold it.
     IsacAdmin,
+    /// Manages the users and tokens of its own organisation; reads and writes like an analyst.
+    OrgAdmin,
+    /// Reads and writes the feeds its organisation may.
+    Analyst,
+    /// Reads the feeds its organisation may; never writes.
+    Reader,
 }
 
 impl Role {
+    pub const ALL: [Role; 4] = [Role::IsacAdmin, Role::OrgAdmin, Role::Analyst, Role::Reader];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::IsacAdmin => "isac-admin",
+            Role::OrgAdmin => "org-admin",
+            Role::Analyst => "analyst",
+            Role::Reader => "reader",
         }
     }
 
     pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "isac-admin" => Some(Role::IsacAdmin),
-            _ => None,
-        }
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    pub fn names() -> String {
+        Role::ALL.map(Role::as_str).join(", ")
+    }
+
+    /// Whether the role may post and delete objects at all (the feed's grant decides where).
+    pub fn writes(self) -> bool {
+        !matches!(self, Role::Reader)
     }
 }
 
@@ -30,7 +50,35 @@ pub struct Principal {
     pub user_id: i64,
     pub user_name: String,
     pub role: Role,
+    pub org_id: i64,
+    pub org_name: String,
+    pub org_kind: OrgKind,
+    /// Whether the organisation's posts are redistributed without its identity.
+    pub org_anonymous: bool,
+    /// The trust groups the organisation belongs to.
+    pub groups: Vec<i64>,
+    /// The token used, or 0 for a password or the local command line.
     pub token_id: i64,
     /// A read-only token may never write, whatever the user's rights.
     pub read_only: bool,
+    /// Where the request came from (a client address), for the audit log.
+    pub source: Option<String>,
+}
+
+impl Principal {
+    pub fn is_isac_admin(&self) -> bool {
+        self.role == Role::IsacAdmin
+    }
+}
+
+/// A user as administrators see it. Not `Serialize`; the password hash never leaves the store
+/// except to be verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInfo {
+    pub id: i64,
+    pub name: String,
+    pub org: String,
+    pub role: Role,
+    pub has_password: bool,
+    pub created: stix::Timestamp,
 }

@@ -5,8 +5,12 @@ use async_trait::async_trait;
 use stix::Timestamp;
 use stix::observable::Observable;
 
-use crate::feed::Feed;
-use crate::principal::Principal;
+use crate::audit::{AuditEntry, AuditQuery, AuditRecord};
+use crate::feed::{Feed, GranteeName};
+use crate::org::{NewOrg, Org, TrustGroup};
+use crate::policy::Visibility;
+use crate::principal::{Principal, Role, UserInfo};
+use crate::tlp::Tlp;
 use crate::query::{ObjectPage, ObjectQuery, VersionFilter};
 use crate::status::{Status, StatusDraft};
 use crate::token::TokenHash;
@@ -30,6 +34,7 @@ pub enum StoreError {
 pub struct TokenInfo {
     pub id: i64,
     pub user_name: String,
+    pub org: String,
     pub name: String,
     pub read_only: bool,
     pub created: Timestamp,
@@ -47,6 +52,48 @@ pub struct NewToken {
     pub expires: Option<Timestamp>,
 }
 
+/// A change to accounts, organisations, trust groups, feeds or rights. Every change reaches the
+/// store through `Store::apply` together with its audit entry, and both are committed in one
+/// transaction: no change without its entry.
+#[derive(Debug, Clone)]
+pub enum Change {
+    CreateOrg { org: NewOrg, identity: String },
+    UpdateOrg {
+        name: String,
+        anonymous: Option<bool>,
+        contacts: Option<Vec<String>>,
+    },
+    CreateUser {
+        org: String,
+        name: String,
+        role: Role,
+        password_hash: Option<String>,
+    },
+    SetPassword { user: String, password_hash: String },
+    CreateToken(NewToken),
+    RevokeToken { id: i64, at: Timestamp },
+    CreateGroup { name: String },
+    AddMember { group: String, org: String },
+    RemoveMember { group: String, org: String },
+    CreateFeed(Feed),
+    /// Sets the rights of a grantee on a feed (by id), replacing earlier ones.
+    Grant {
+        feed: String,
+        grantee: GranteeName,
+        read: bool,
+        write: bool,
+    },
+    /// Removes a grantee's rights on a feed; `NotFound` when it had none.
+    Ungrant { feed: String, grantee: GranteeName },
+}
+
+/// A user with what a password login needs. Not `Serialize`.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub principal: Principal,
+    pub password_hash: Option<String>,
+}
+
 /// A checked object ready to be stored.
 #[derive(Debug, Clone)]
 pub struct NewObject {
@@ -62,13 +109,21 @@ pub struct NewObject {
     pub observables: Vec<Observable>,
     /// The validator's warnings, kept in the status resource.
     pub warnings: Vec<String>,
+    /// The object's TLP: its marking, else the feed's default.
+    pub tlp: Tlp,
+    /// For TLP:RED, the organisations the poster named.
+    pub recipients: Vec<i64>,
+    /// When the poster is anonymous, `body` is the redistributed form and this the original,
+    /// kept for the poster and the ISAC administrator.
+    pub original_body: Option<String>,
 }
 
 /// A search of the observable index: any of `kinds` with any of `values`, in the given feeds,
-/// current versions only, newest first.
+/// current versions visible to the caller only, newest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObservableQuery {
-    pub feed_ids: Vec<String>,
+    /// The feeds searched, each with what the caller may see in it.
+    pub feeds: Vec<(String, Visibility)>,
     pub kinds: Vec<String>,
     pub values: Vec<String>,
     pub limit: usize,
@@ -91,8 +146,22 @@ pub struct ObservableHit {
 pub struct AddObjects {
     pub feed_id: String,
     pub owner_user_id: i64,
+    pub poster_org: i64,
     pub objects: Vec<NewObject>,
     pub status: StatusDraft,
+    /// Committed with the objects; the store adds nothing to it.
+    pub audit: AuditEntry,
+}
+
+/// A DELETE of one object's versions.
+#[derive(Debug, Clone)]
+pub struct DeleteObject {
+    pub feed_id: String,
+    pub object_id: String,
+    pub versions: VersionFilter,
+    pub spec_versions: Vec<String>,
+    /// Only versions this organisation posted; `None`: any.
+    pub poster_org: Option<i64>,
 }
 
 #[async_trait]
@@ -100,8 +169,8 @@ pub trait Store: Send + Sync + 'static {
     /// The key under which token hashes are computed; created with the store.
     async fn token_key(&self) -> Result<Vec<u8>, StoreError>;
 
-    /// Creates the administrator `user_name` with one token, unless any user exists. Returns
-    /// whether it created them.
+    /// Creates the administrator `user_name`, in the operator organisation, with one token,
+    /// unless any user exists. Returns whether it created them.
     async fn bootstrap_admin(
         &self,
         user_name: &str,
@@ -115,18 +184,28 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<Option<Principal>, StoreError>;
 
-    /// Creates a token for an existing user (`NotFound` otherwise); returns its id.
-    async fn create_token(&self, token: NewToken) -> Result<i64, StoreError>;
-    /// Revokes a token now; `NotFound` when there is no such token, `Conflict` when it was
-    /// revoked already.
-    async fn revoke_token(&self, id: i64, at: Timestamp) -> Result<(), StoreError>;
-    async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
+    /// Carries out a change and appends its audit entry, in one transaction. Returns the id of
+    /// what was created (0 for changes that create nothing). `NotFound` names what is missing,
+    /// `Conflict` what already exists; either way nothing is changed.
+    async fn apply(&self, change: Change, audit: AuditEntry) -> Result<i64, StoreError>;
 
-    /// Creates a feed; `Conflict` when the name is taken.
-    async fn create_feed(&self, feed: &Feed) -> Result<(), StoreError>;
+    async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
+    async fn list_orgs(&self) -> Result<Vec<Org>, StoreError>;
+    async fn find_org(&self, name: &str) -> Result<Option<Org>, StoreError>;
+    async fn list_users(&self) -> Result<Vec<UserInfo>, StoreError>;
+    /// A user, for a password login and for checks on who manages whom.
+    async fn login(&self, user_name: &str) -> Result<Option<Login>, StoreError>;
+    async fn list_groups(&self) -> Result<Vec<TrustGroup>, StoreError>;
+
     async fn list_feeds(&self) -> Result<Vec<Feed>, StoreError>;
     /// A feed by its collection id or, for legacy clients, its name.
     async fn find_feed(&self, key: &str) -> Result<Option<Feed>, StoreError>;
+
+    /// Appends an audit entry without waiting for it to be durable (it is committed with the
+    /// writer's next group). For reads and refused logins, whose answer must not wait on disk.
+    async fn record(&self, audit: AuditEntry) -> Result<(), StoreError>;
+    /// Audit entries, oldest first.
+    async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
 
     /// Stores the objects and the finished status resource in one durable transaction. Each
     /// object gets a `date_added` later than every object already in the feed.
@@ -135,20 +214,21 @@ pub trait Store: Send + Sync + 'static {
     /// A status resource and the user who posted the request.
     async fn status(&self, id: &str) -> Result<Option<(i64, Status)>, StoreError>;
 
-    /// Objects of a feed matching the query, in `date_added` order.
+    /// Objects of a feed matching the query and visible under `visibility`, in `date_added`
+    /// order. Bodies are the redistributed form unless the visibility shows the submitter.
     async fn query_objects(
         &self,
         feed_id: &str,
         query: &ObjectQuery,
+        visibility: &Visibility,
     ) -> Result<ObjectPage, StoreError>;
 
-    /// Deletes the matching versions of one object; returns how many were deleted.
+    /// Deletes the matching versions of one object (only those posted by `poster_org` when
+    /// given) and appends the audit entry, in one transaction; returns how many were deleted.
     async fn delete_object(
         &self,
-        feed_id: &str,
-        object_id: &str,
-        versions: &VersionFilter,
-        spec_versions: &[String],
+        request: DeleteObject,
+        audit: AuditEntry,
     ) -> Result<usize, StoreError>;
 
     /// Current object versions that mention the searched observables.

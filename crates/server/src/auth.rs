@@ -1,7 +1,10 @@
-//! Authentication of a request: reads the Authorization header (Bearer, or Basic with the
-//! token as password) and asks the relay for the principal. Authorization is not decided here.
+//! Authentication of a request: reads the Authorization header (Bearer, or Basic with a token
+//! or the user's password) and the peer's address, and asks the relay for the principal.
+//! Authorization is not decided here.
 
-use axum::extract::FromRequestParts;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
 use base64::Engine as _;
@@ -43,6 +46,11 @@ impl FromRequestParts<AppState> for Caller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let creds = credentials(parts).ok_or(Error::Unauthenticated)?;
-        Ok(Caller(state.relay.authenticate(&creds).await?))
+        // The peer's address, when served over TCP; behind a reverse proxy it is the proxy's.
+        let source = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        Ok(Caller(state.relay.authenticate(&creds, source).await?))
     }
 }

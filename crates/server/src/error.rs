@@ -109,6 +109,16 @@ impl IntoResponse for ApiError {
                 Some(e.to_string()),
             ),
             Error::Conflict(d) => render(StatusCode::CONFLICT, "Conflict", Some(d)),
+            e @ Error::TooManyAttempts { retry_after } => {
+                let mut resp = render(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too Many Requests",
+                    Some(e.to_string()),
+                );
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                resp
+            }
             Error::Unavailable(d) => {
                 tracing::warn!(cause = %d, "service unavailable");
                 render(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable", None)

@@ -397,9 +397,12 @@ async fn tokens_are_created_read_only_and_revoked_offline() {
     let list = String::from_utf8(run_cli(&["token", "list", "--data", data]).stdout).unwrap();
     let rows: Vec<Vec<&str>> = list.lines().map(|l| l.split('\t').collect()).collect();
     assert_eq!(rows.len(), 3, "{list}");
-    assert_eq!((rows[1][2], rows[1][3]), ("sensor", "read-write"));
-    assert_eq!(rows[2][3], "read");
-    assert_ne!(rows[2][5], "-", "the read-only token expires");
+    assert_eq!(
+        (rows[1][1], rows[1][2], rows[1][3], rows[1][4]),
+        ("admin", "ISAC", "sensor", "read-write")
+    );
+    assert_eq!(rows[2][4], "read");
+    assert_ne!(rows[2][6], "-", "the read-only token expires");
     assert!(
         !list.contains(&rw) && !list.contains(&ro),
         "secrets are never listed"

@@ -18,6 +18,10 @@ pub const STEPS: &[(&str, &str)] = &[
         "0002_observables",
         include_str!("../../migrations/sqlite/0002_observables.sql"),
     ),
+    (
+        "0003_members",
+        include_str!("../../migrations/sqlite/0003_members.sql"),
+    ),
 ];
 
 pub fn run(conn: &Connection, path: &Path) -> Result<(), StoreOpenError> {

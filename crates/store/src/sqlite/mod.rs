@@ -13,6 +13,8 @@
 //! run on a thread of their own four times a second, so that the writer only ever waits for its
 //! log's fsync. The writer's automatic checkpoint stays as a backstop at 256 MB of log.
 
+mod accounts;
+mod audit;
 mod migrations;
 mod objects;
 
@@ -22,14 +24,16 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use async_trait::async_trait;
-use relay_core::Feed;
-use relay_core::principal::{Principal, Role};
-use relay_core::query::{ObjectPage, ObjectQuery, VersionFilter};
+use relay_core::principal::{Principal, UserInfo};
+use relay_core::query::{ObjectPage, ObjectQuery};
 use relay_core::status::Status;
 use relay_core::store::{
-    AddObjects, NewToken, ObservableHit, ObservableQuery, Store, StoreError, TokenInfo,
+    AddObjects, Change, DeleteObject, Login, ObservableHit, ObservableQuery, Store, StoreError,
+    TokenInfo,
 };
 use relay_core::token::{TokenHash, generate_key};
+use relay_core::{AuditEntry, AuditQuery, AuditRecord, Feed, Org, TrustGroup};
+use relay_core::policy::Visibility;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use stix::Timestamp;
 use tokio::sync::{Semaphore, oneshot};
@@ -202,6 +206,29 @@ impl SqliteStore {
         })?
     }
 
+    /// Queues `f` for the writer's next group commit without waiting for it. A failure is
+    /// logged by the writer; the caller only learns whether the store still takes writes.
+    fn write_detached<F>(&self, f: F) -> Result<(), StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
+    {
+        let job: WriteJob = Box::new(move |conn| {
+            let result = f(conn);
+            let ok = result.is_ok();
+            let complete: Completion = Box::new(move |commit| {
+                if let Err(e) = result {
+                    tracing::error!(error = %e, "a queued write failed");
+                } else if let Err(msg) = commit {
+                    tracing::error!(error = %msg, "a queued write was not committed");
+                }
+            });
+            (ok, complete)
+        });
+        let guard = self.writer.lock().map_err(|_| closed())?;
+        let (sender, _) = guard.as_ref().ok_or_else(closed)?;
+        sender.send(job).map_err(|_| closed())
+    }
+
     /// Runs `f` on a read-only connection on a blocking thread.
     async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
     where
@@ -312,14 +339,6 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteJob>) {
     }
 }
 
-fn feed_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Feed> {
-    Ok(Feed {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        description: r.get(2)?,
-    })
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn token_key(&self) -> Result<Vec<u8>, StoreError> {
@@ -332,28 +351,8 @@ impl Store for SqliteStore {
         token_hash: TokenHash,
     ) -> Result<bool, StoreError> {
         let user_name = user_name.to_owned();
-        self.write(move |conn| {
-            let users: i64 = conn
-                .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
-                .map_err(internal)?;
-            if users > 0 {
-                return Ok(false);
-            }
-            let now = Timestamp::now().as_micros();
-            conn.execute(
-                "INSERT INTO users (name, role, created) VALUES (?1, ?2, ?3)",
-                params![user_name, Role::IsacAdmin.as_str(), now],
-            )
-            .map_err(internal)?;
-            let user_id = conn.last_insert_rowid();
-            conn.execute(
-                "INSERT INTO tokens (user_id, name, hash, created) VALUES (?1, 'bootstrap', ?2, ?3)",
-                params![user_id, token_hash.as_slice(), now],
-            )
-            .map_err(internal)?;
-            Ok(true)
-        })
-        .await
+        self.write(move |conn| accounts::bootstrap_admin(conn, &user_name, &token_hash))
+            .await
     }
 
     async fn principal_for_token(
@@ -361,184 +360,57 @@ impl Store for SqliteStore {
         token_hash: TokenHash,
         now: Timestamp,
     ) -> Result<Option<Principal>, StoreError> {
-        self.read(move |conn| {
-            let row = conn
-                .prepare_cached(
-                    "SELECT t.id, u.id, u.name, u.role, t.read_only
-                       FROM tokens t JOIN users u ON u.id = t.user_id
-                      WHERE t.hash = ?1 AND t.revoked IS NULL
-                        AND (t.expires IS NULL OR t.expires > ?2)",
-                )
-                .map_err(internal)?
-                .query_row(params![token_hash.as_slice(), now.as_micros()], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, bool>(4)?,
-                    ))
-                })
-                .optional()
-                .map_err(internal)?;
-            let Some((token_id, user_id, user_name, role, read_only)) = row else {
-                return Ok(None);
-            };
-            let role = Role::parse(&role).ok_or_else(|| {
-                StoreError::Internal(format!("unknown role '{role}' for user {user_id}").into())
-            })?;
-            Ok(Some(Principal {
-                user_id,
-                user_name,
-                role,
-                token_id,
-                read_only,
-            }))
-        })
-        .await
+        self.read(move |conn| accounts::principal_for_token(conn, &token_hash, now))
+            .await
     }
 
-    async fn create_token(&self, token: NewToken) -> Result<i64, StoreError> {
-        self.write(move |conn| {
-            let user_id: Option<i64> = conn
-                .query_row("SELECT id FROM users WHERE name = ?1", params![token.user_name], |r| r.get(0))
-                .optional()
-                .map_err(internal)?;
-            let user_id = user_id.ok_or_else(|| StoreError::NotFound(format!("no user '{}'", token.user_name)))?;
-            conn.execute(
-                "INSERT INTO tokens (user_id, name, hash, read_only, created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    user_id,
-                    token.name,
-                    token.hash.as_slice(),
-                    token.read_only,
-                    Timestamp::now().as_micros(),
-                    token.expires.map(Timestamp::as_micros)
-                ],
-            )
-            .map_err(internal)?;
-            Ok(conn.last_insert_rowid())
-        })
-        .await
-    }
-
-    async fn revoke_token(&self, id: i64, at: Timestamp) -> Result<(), StoreError> {
-        self.write(move |conn| {
-            let revoked: Option<Option<i64>> = conn
-                .query_row(
-                    "SELECT revoked FROM tokens WHERE id = ?1",
-                    params![id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(internal)?;
-            match revoked {
-                None => Err(StoreError::NotFound(format!("no token {id}"))),
-                Some(Some(_)) => Err(StoreError::Conflict(format!(
-                    "token {id} is revoked already"
-                ))),
-                Some(None) => {
-                    conn.execute(
-                        "UPDATE tokens SET revoked = ?2 WHERE id = ?1",
-                        params![id, at.as_micros()],
-                    )
-                    .map_err(internal)?;
-                    Ok(())
-                }
-            }
-        })
-        .await
+    async fn apply(&self, change: Change, audit: AuditEntry) -> Result<i64, StoreError> {
+        self.write(move |conn| accounts::apply(conn, change, &audit))
+            .await
     }
 
     async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
-        self.read(|conn| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT t.id, u.name, t.name, t.read_only, t.created, t.expires, t.revoked
-                       FROM tokens t JOIN users u ON u.id = t.user_id ORDER BY t.id",
-                )
-                .map_err(internal)?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok(TokenInfo {
-                        id: r.get(0)?,
-                        user_name: r.get(1)?,
-                        name: r.get(2)?,
-                        read_only: r.get(3)?,
-                        created: Timestamp::from_micros(r.get(4)?),
-                        expires: r.get::<_, Option<i64>>(5)?.map(Timestamp::from_micros),
-                        revoked: r.get::<_, Option<i64>>(6)?.map(Timestamp::from_micros),
-                    })
-                })
-                .map_err(internal)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(internal)?;
-            Ok(rows)
-        })
-        .await
+        self.read(accounts::list_tokens).await
     }
 
-    async fn create_feed(&self, feed: &Feed) -> Result<(), StoreError> {
-        let feed = feed.clone();
-        self.write(move |conn| {
-            let taken: bool = conn
-                .query_row(
-                    "SELECT EXISTS (SELECT 1 FROM collections WHERE name = ?1 OR id = ?2)",
-                    params![feed.name, feed.id],
-                    |r| r.get(0),
-                )
-                .map_err(internal)?;
-            if taken {
-                return Err(StoreError::Conflict(format!(
-                    "a feed named '{}' already exists",
-                    feed.name
-                )));
-            }
-            conn.execute(
-                "INSERT INTO collections (id, name, description, created) VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    feed.id,
-                    feed.name,
-                    feed.description,
-                    Timestamp::now().as_micros()
-                ],
-            )
-            .map_err(internal)?;
-            Ok(())
-        })
-        .await
+    async fn list_orgs(&self) -> Result<Vec<Org>, StoreError> {
+        self.read(accounts::list_orgs).await
+    }
+
+    async fn find_org(&self, name: &str) -> Result<Option<Org>, StoreError> {
+        let name = name.to_owned();
+        self.read(move |conn| accounts::find_org(conn, &name)).await
+    }
+
+    async fn list_users(&self) -> Result<Vec<UserInfo>, StoreError> {
+        self.read(accounts::list_users).await
+    }
+
+    async fn login(&self, user_name: &str) -> Result<Option<Login>, StoreError> {
+        let name = user_name.to_owned();
+        self.read(move |conn| accounts::login(conn, &name)).await
+    }
+
+    async fn list_groups(&self) -> Result<Vec<TrustGroup>, StoreError> {
+        self.read(accounts::list_groups).await
     }
 
     async fn list_feeds(&self) -> Result<Vec<Feed>, StoreError> {
-        self.read(|conn| {
-            let mut stmt = conn
-                .prepare_cached("SELECT id, name, description FROM collections ORDER BY name")
-                .map_err(internal)?;
-            let feeds = stmt
-                .query_map([], feed_from_row)
-                .map_err(internal)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(internal)?;
-            Ok(feeds)
-        })
-        .await
+        self.read(accounts::list_feeds).await
     }
 
     async fn find_feed(&self, key: &str) -> Result<Option<Feed>, StoreError> {
         let key = key.to_owned();
-        self.read(move |conn| {
-            conn.prepare_cached(
-                "SELECT id, name, description FROM collections WHERE id = ?1
-                 UNION ALL
-                 SELECT id, name, description FROM collections WHERE name = ?1
-                 LIMIT 1",
-            )
-            .map_err(internal)?
-            .query_row(params![key], feed_from_row)
-            .optional()
-            .map_err(internal)
-        })
-        .await
+        self.read(move |conn| accounts::find_feed(conn, &key)).await
+    }
+
+    async fn record(&self, entry: AuditEntry) -> Result<(), StoreError> {
+        self.write_detached(move |conn| audit::append(conn, &entry))
+    }
+
+    async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        let query = query.clone();
+        self.read(move |conn| audit::query(conn, &query)).await
     }
 
     async fn add_objects(&self, request: AddObjects) -> Result<Status, StoreError> {
@@ -568,23 +440,26 @@ impl Store for SqliteStore {
         &self,
         feed_id: &str,
         query: &ObjectQuery,
+        visibility: &Visibility,
     ) -> Result<ObjectPage, StoreError> {
-        let (feed_id, query) = (feed_id.to_owned(), query.clone());
-        self.read(move |conn| objects::query(conn, &feed_id, &query))
+        let (feed_id, query, visibility) = (feed_id.to_owned(), query.clone(), visibility.clone());
+        self.read(move |conn| objects::query(conn, &feed_id, &query, &visibility))
             .await
     }
 
     async fn delete_object(
         &self,
-        feed_id: &str,
-        object_id: &str,
-        versions: &VersionFilter,
-        spec_versions: &[String],
+        request: DeleteObject,
+        audit: AuditEntry,
     ) -> Result<usize, StoreError> {
-        let (feed_id, object_id) = (feed_id.to_owned(), object_id.to_owned());
-        let (versions, spec_versions) = (versions.clone(), spec_versions.to_vec());
         self.write(move |conn| {
-            objects::delete(conn, &feed_id, &object_id, &versions, &spec_versions)
+            let n = objects::delete(conn, &request)?;
+            if n > 0 {
+                let mut audit = audit;
+                audit.count = Some(n as u64);
+                audit::append(conn, &audit)?;
+            }
+            Ok(n)
         })
         .await
     }

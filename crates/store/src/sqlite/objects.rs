@@ -2,14 +2,16 @@
 //! deletion. Each object version is one row; `is_first` / `is_last` are kept current on every
 //! change so that the default `match[version]=last` is an indexed filter, not a group-by.
 
+use relay_core::policy::Visibility;
 use relay_core::query::{ObjectPage, ObjectQuery, StoredObject, VersionFilter};
 use relay_core::status::{Outcome, Status};
-use relay_core::store::{AddObjects, ObservableHit, ObservableQuery, StoreError};
+use relay_core::store::{AddObjects, DeleteObject, ObservableHit, ObservableQuery, StoreError};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use relay_core::Tlp;
 use stix::Timestamp;
 
-use super::internal;
+use super::{audit, internal};
 
 fn collection_seq(conn: &Connection, feed_id: &str) -> Result<i64, StoreError> {
     conn.prepare_cached("SELECT seq FROM collections WHERE id = ?1")
@@ -54,9 +56,13 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
     let mut insert = conn
         .prepare_cached(
             "INSERT INTO objects
-               (collection, stix_id, stix_type, version, spec_version, date_added, is_first, is_last, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+               (collection, stix_id, stix_type, version, spec_version, date_added, is_first, is_last,
+                body, tlp, poster_org, original_body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )
+        .map_err(internal)?;
+    let mut recipient = conn
+        .prepare_cached("INSERT OR IGNORE INTO object_recipients (object_seq, org) VALUES (?1, ?2)")
         .map_err(internal)?;
 
     let mut observe = conn
@@ -110,10 +116,16 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
                 date_added,
                 is_first,
                 is_last,
-                obj.body
+                obj.body,
+                obj.tlp.code(),
+                request.poster_org,
+                obj.original_body
             ])
             .map_err(internal)?;
         let seq = conn.last_insert_rowid();
+        for org in &obj.recipients {
+            recipient.execute(params![seq, org]).map_err(internal)?;
+        }
         for o in &obj.observables {
             observe
                 .execute(params![seq, o.kind.to_string(), o.value])
@@ -137,7 +149,35 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
             body
         ])
         .map_err(internal)?;
+    audit::append(conn, &request.audit)?;
     Ok(status)
+}
+
+/// Appends ` AND (<visible>)` for objects of the table or alias `t`: the clause `Visibility::permits`
+/// describes, so that invisible objects are never read, counted or paged over.
+fn push_visibility(sql: &mut String, args: &mut Vec<SqlValue>, t: &str, v: &Visibility) {
+    if v.everything {
+        return;
+    }
+    sql.push_str(&format!(
+        " AND ({t}.tlp <= ? OR {t}.poster_org = ? OR ({t}.tlp = ? AND EXISTS
+             (SELECT 1 FROM object_recipients r WHERE r.object_seq = {t}.seq AND r.org = ?)))"
+    ));
+    args.push(SqlValue::Integer(v.open_up_to.map_or(-1, Tlp::code)));
+    args.push(SqlValue::Integer(v.org));
+    args.push(SqlValue::Integer(Tlp::Red.code()));
+    args.push(SqlValue::Integer(v.org));
+}
+
+/// The body column served: the original for those who may see the real submitter, else the
+/// redistributed form.
+fn body_column(args: &mut Vec<SqlValue>, t: &str, v: &Visibility) -> String {
+    if v.everything {
+        format!("coalesce({t}.original_body, {t}.body)")
+    } else {
+        args.push(SqlValue::Integer(v.org));
+        format!("CASE WHEN {t}.poster_org = ? THEN coalesce({t}.original_body, {t}.body) ELSE {t}.body END")
+    }
 }
 
 /// Appends ` AND column IN (?, ?, ...)` and its values.
@@ -178,19 +218,24 @@ fn push_version_filter(sql: &mut String, args: &mut Vec<SqlValue>, versions: &Ve
 /// order (or, for an id filter, the few versions of those ids) and never sorts a collection:
 /// one type walks `objects_type`; several types run one such walk each and merge; otherwise
 /// `objects_added`.
-pub fn query(conn: &Connection, feed_id: &str, q: &ObjectQuery) -> Result<ObjectPage, StoreError> {
+pub fn query(
+    conn: &Connection,
+    feed_id: &str,
+    q: &ObjectQuery,
+    v: &Visibility,
+) -> Result<ObjectPage, StoreError> {
     let coll = collection_seq(conn, feed_id)?;
     let fetch = q.limit.saturating_add(1);
     let mut rows = if q.types.len() > 1 && q.ids.is_empty() {
         let mut merged = Vec::new();
         for t in &q.types {
-            merged.extend(run_query(conn, coll, q, Some(t), fetch)?);
+            merged.extend(run_query(conn, coll, q, v, Some(t), fetch)?);
         }
         merged.sort_by_key(|o| o.date_added);
         merged.truncate(fetch);
         merged
     } else {
-        run_query(conn, coll, q, q.types.first().map(String::as_str), fetch)?
+        run_query(conn, coll, q, v, q.types.first().map(String::as_str), fetch)?
     };
     let more = rows.len() > q.limit;
     rows.truncate(q.limit);
@@ -204,6 +249,7 @@ fn run_query(
     conn: &Connection,
     coll: i64,
     q: &ObjectQuery,
+    v: &Visibility,
     one_type: Option<&str>,
     fetch: usize,
 ) -> Result<Vec<StoredObject>, StoreError> {
@@ -214,16 +260,22 @@ fn run_query(
     } else {
         "objects_added"
     };
-    let body = if q.with_body { "body" } else { "NULL" };
+    let mut args: Vec<SqlValue> = Vec::new();
+    let body = if q.with_body {
+        body_column(&mut args, "objects", v)
+    } else {
+        "NULL".to_owned()
+    };
     let mut sql = format!(
         "SELECT stix_id, date_added, version, spec_version, {body}
            FROM objects INDEXED BY {index}
           WHERE collection = ? AND date_added > ?"
     );
-    let mut args: Vec<SqlValue> = vec![
-        SqlValue::Integer(coll),
-        SqlValue::Integer(q.added_after.map_or(i64::MIN, Timestamp::as_micros)),
-    ];
+    args.push(SqlValue::Integer(coll));
+    args.push(SqlValue::Integer(
+        q.added_after.map_or(i64::MIN, Timestamp::as_micros),
+    ));
+    push_visibility(&mut sql, &mut args, "objects", v);
     if !q.ids.is_empty() {
         push_in(
             &mut sql,
@@ -272,15 +324,11 @@ fn run_query(
     Ok(rows)
 }
 
-/// Deletes the matching versions of one object and re-marks its first and last versions.
-pub fn delete(
-    conn: &Connection,
-    feed_id: &str,
-    object_id: &str,
-    versions: &VersionFilter,
-    spec_versions: &[String],
-) -> Result<usize, StoreError> {
-    let coll = collection_seq(conn, feed_id)?;
+/// Deletes the matching versions of one object (only its poster's, when asked) and re-marks
+/// its first and last versions.
+pub fn delete(conn: &Connection, d: &DeleteObject) -> Result<usize, StoreError> {
+    let (object_id, versions, spec_versions) = (&d.object_id, &d.versions, &d.spec_versions);
+    let coll = collection_seq(conn, &d.feed_id)?;
     let mut sql = "DELETE FROM objects WHERE collection = ? AND stix_id = ?".to_owned();
     let mut args = vec![
         SqlValue::Integer(coll),
@@ -295,6 +343,10 @@ pub fn delete(
         );
     }
     push_version_filter(&mut sql, &mut args, versions);
+    if let Some(org) = d.poster_org {
+        sql.push_str(" AND poster_org = ?");
+        args.push(SqlValue::Integer(org));
+    }
     let deleted = conn
         .execute(&sql, params_from_iter(args))
         .map_err(internal)?;
@@ -313,7 +365,7 @@ pub fn delete(
 
 /// Current versions that mention any of the observables, in the given feeds, newest first.
 pub fn search(conn: &Connection, q: &ObservableQuery) -> Result<Vec<ObservableHit>, StoreError> {
-    if q.feed_ids.is_empty() || q.kinds.is_empty() || q.values.is_empty() {
+    if q.feeds.is_empty() || q.kinds.is_empty() || q.values.is_empty() {
         return Ok(Vec::new());
     }
     let mut sql = "SELECT c.id, o.stix_id, o.stix_type, o.version, o.date_added, ob.kind, ob.value
@@ -335,12 +387,14 @@ pub fn search(conn: &Connection, q: &ObservableQuery) -> Result<Vec<ObservableHi
         "ob.value",
         q.values.iter().cloned().map(SqlValue::Text),
     );
-    push_in(
-        &mut sql,
-        &mut args,
-        "c.id",
-        q.feed_ids.iter().cloned().map(SqlValue::Text),
-    );
+    let mut alternatives = Vec::with_capacity(q.feeds.len());
+    for (feed_id, v) in &q.feeds {
+        let mut clause = "c.id = ?".to_owned();
+        args.push(SqlValue::Text(feed_id.clone()));
+        push_visibility(&mut clause, &mut args, "o", v);
+        alternatives.push(format!("({clause})"));
+    }
+    sql.push_str(&format!(" AND ({})", alternatives.join(" OR ")));
     sql.push_str(" ORDER BY o.date_added DESC LIMIT ?");
     args.push(SqlValue::Integer(
         i64::try_from(q.limit).unwrap_or(i64::MAX),

@@ -2,11 +2,79 @@
 
 use std::sync::Arc;
 
-use relay_core::query::{ObjectQuery, VersionFilter};
+use relay_core::policy::Visibility;
+use relay_core::query::{ObjectPage, ObjectQuery, VersionFilter};
 use relay_core::status::StatusDraft;
-use relay_core::store::{AddObjects, NewObject};
-use relay_core::{Feed, Store, StoreError};
+use relay_core::store::{AddObjects, Change, DeleteObject, NewObject};
+use relay_core::{AuditEntry, Feed, NewToken, Store, StoreError, Tlp};
 use stix::Timestamp;
+
+/// An audit entry for a change made by the suite.
+fn entry(action: &str) -> AuditEntry {
+    AuditEntry {
+        at: Timestamp::now(),
+        actor: "suite".into(),
+        org: None,
+        source: None,
+        action: action.into(),
+        feed: None,
+        count: None,
+        ids: Vec::new(),
+        detail: None,
+    }
+}
+
+/// What the ISAC administrator sees: everything.
+fn all() -> Visibility {
+    Visibility {
+        everything: true,
+        open_up_to: Some(Tlp::Red),
+        org: 1,
+    }
+}
+
+async fn query_all(
+    store: &Arc<dyn Store>,
+    feed_id: &str,
+    q: &ObjectQuery,
+) -> Result<ObjectPage, StoreError> {
+    store.query_objects(feed_id, q, &all()).await
+}
+
+async fn delete(
+    store: &Arc<dyn Store>,
+    feed_id: &str,
+    object_id: &str,
+    versions: &VersionFilter,
+    spec_versions: &[String],
+) -> Result<usize, StoreError> {
+    let request = DeleteObject {
+        feed_id: feed_id.to_owned(),
+        object_id: object_id.to_owned(),
+        versions: versions.clone(),
+        spec_versions: spec_versions.to_vec(),
+        poster_org: None,
+    };
+    store.delete_object(request, entry("object.delete")).await
+}
+
+async fn create_feed(store: &Arc<dyn Store>, feed: &Feed) -> Result<i64, StoreError> {
+    store
+        .apply(Change::CreateFeed(feed.clone()), entry("feed.create"))
+        .await
+}
+
+async fn create_token(store: &Arc<dyn Store>, token: NewToken) -> Result<i64, StoreError> {
+    store
+        .apply(Change::CreateToken(token), entry("token.create"))
+        .await
+}
+
+async fn revoke_token(store: &Arc<dyn Store>, id: i64, at: Timestamp) -> Result<i64, StoreError> {
+    store
+        .apply(Change::RevokeToken { id, at }, entry("token.revoke"))
+        .await
+}
 
 fn ts(s: &str) -> Timestamp {
     Timestamp::parse(s).unwrap()
@@ -21,6 +89,9 @@ fn obj(id: &str, ty: &str, version: Option<&str>) -> NewObject {
         body: format!("{{\"id\":\"{id}\",\"v\":\"{}\"}}", version.unwrap_or("-")),
         observables: Vec::new(),
         warnings: Vec::new(),
+        tlp: Tlp::Green,
+        recipients: Vec::new(),
+        original_body: None,
     }
 }
 
@@ -28,6 +99,8 @@ fn add(feed: &Feed, objects: Vec<NewObject>) -> AddObjects {
     AddObjects {
         feed_id: feed.id.clone(),
         owner_user_id: 1,
+        poster_org: 1,
+        audit: entry("objects.add"),
         status: StatusDraft {
             id: uuid::Uuid::new_v4().to_string(),
             request_timestamp: Timestamp::now().to_string(),
@@ -52,8 +125,7 @@ fn query() -> ObjectQuery {
 
 /// How many object versions a query returns.
 async fn count(store: &Arc<dyn Store>, feed: &Feed, q: &ObjectQuery) -> usize {
-    store
-        .query_objects(&feed.id, q)
+    query_all(&store, &feed.id, q)
         .await
         .unwrap()
         .objects
@@ -66,8 +138,10 @@ pub async fn seed(store: &Arc<dyn Store>) -> Feed {
         id: uuid::Uuid::new_v4().to_string(),
         name: "TEST".into(),
         description: Some("for tests".into()),
+        default_tlp: Tlp::Green,
+        grants: Vec::new(),
     };
-    store.create_feed(&feed).await.unwrap();
+    create_feed(&store, &feed).await.unwrap();
     feed
 }
 
@@ -105,15 +179,17 @@ pub async fn feeds_are_unique_and_found_by_id_or_name(store: Arc<dyn Store>) {
         ..feed.clone()
     };
     assert!(matches!(
-        store.create_feed(&dup).await,
+        create_feed(&store, &dup).await,
         Err(StoreError::Conflict(_))
     ));
     let c2 = Feed {
         id: uuid::Uuid::new_v4().to_string(),
         name: "C2".into(),
         description: None,
+        default_tlp: Tlp::Green,
+        grants: Vec::new(),
     };
-    store.create_feed(&c2).await.unwrap();
+    create_feed(&store, &c2).await.unwrap();
     assert_eq!(store.find_feed(&feed.id).await.unwrap(), Some(feed.clone()));
     assert_eq!(store.find_feed("TEST").await.unwrap(), Some(feed.clone()));
     assert_eq!(store.find_feed("test").await.unwrap(), None);
@@ -147,16 +223,14 @@ pub async fn versions_keep_first_and_last_whatever_the_order(store: Arc<dyn Stor
         },
         ..query()
     };
-    let first = store
-        .query_objects(&feed.id, &select(true, false))
+    let first = query_all(&store, &feed.id, &select(true, false))
         .await
         .unwrap();
     assert_eq!(
         first.objects.iter().map(|o| o.version).collect::<Vec<_>>(),
         [ts("2024-01-01T00:00:00Z")]
     );
-    let last = store
-        .query_objects(&feed.id, &select(false, true))
+    let last = query_all(&store, &feed.id, &select(false, true))
         .await
         .unwrap();
     assert_eq!(
@@ -228,8 +302,7 @@ pub async fn date_added_is_strictly_increasing_under_concurrency(store: Arc<dyn 
     for t in tasks {
         t.await.unwrap();
     }
-    let page = store
-        .query_objects(
+    let page = query_all(&store, 
             &feed.id,
             &ObjectQuery {
                 limit: 5000,
@@ -269,7 +342,7 @@ pub async fn queries_page_by_cursor_and_filter(store: Arc<dyn Store>) {
     };
     let mut seen = Vec::new();
     loop {
-        let page = store.query_objects(&feed.id, &q).await.unwrap();
+        let page = query_all(&store, &feed.id, &q).await.unwrap();
         assert!(page.objects.len() <= 4);
         seen.extend(page.objects.iter().map(|o| o.id.clone()));
         if !page.more {
@@ -288,8 +361,7 @@ pub async fn queries_page_by_cursor_and_filter(store: Arc<dyn Store>) {
         ids: vec![objs[4].id.clone(), objs[7].id.clone()],
         ..query()
     };
-    let got: Vec<_> = store
-        .query_objects(&feed.id, &ids)
+    let got: Vec<_> = query_all(&store, &feed.id, &ids)
         .await
         .unwrap()
         .objects
@@ -303,15 +375,14 @@ pub async fn queries_page_by_cursor_and_filter(store: Arc<dyn Store>) {
         limit: 1,
         ..query()
     };
-    let page = store.query_objects(&feed.id, &no_body).await.unwrap();
+    let page = query_all(&store, &feed.id, &no_body).await.unwrap();
     assert!(page.more && page.objects[0].body.is_none());
     let spec = ObjectQuery {
         spec_versions: vec!["2.0".into()],
         ..query()
     };
     assert!(
-        store
-            .query_objects(&feed.id, &spec)
+        query_all(&store, &feed.id, &spec)
             .await
             .unwrap()
             .objects
@@ -344,7 +415,7 @@ pub async fn delete_remarks_first_and_last(store: Arc<dyn Store>) {
         at: Vec::new(),
     };
     assert_eq!(
-        store.delete_object(&feed.id, A, &last, &[]).await.unwrap(),
+        delete(&store, &feed.id, A, &last, &[]).await.unwrap(),
         1
     );
     let q = ObjectQuery {
@@ -352,23 +423,21 @@ pub async fn delete_remarks_first_and_last(store: Arc<dyn Store>) {
         versions: last.clone(),
         ..query()
     };
-    let now_last = store.query_objects(&feed.id, &q).await.unwrap();
+    let now_last = query_all(&store, &feed.id, &q).await.unwrap();
     assert_eq!(now_last.objects[0].version, ts("2024-02-01T00:00:00Z"));
     assert_eq!(
-        store
-            .delete_object(&feed.id, A, &VersionFilter::All, &[])
+        delete(&store, &feed.id, A, &VersionFilter::All, &[])
             .await
             .unwrap(),
         2
     );
     assert_eq!(
-        store
-            .delete_object(&feed.id, A, &VersionFilter::All, &[])
+        delete(&store, &feed.id, A, &VersionFilter::All, &[])
             .await
             .unwrap(),
         0
     );
-    let rest = store.query_objects(&feed.id, &query()).await.unwrap();
+    let rest = query_all(&store, &feed.id, &query()).await.unwrap();
     assert_eq!(
         rest.objects
             .iter()
@@ -414,8 +483,10 @@ pub async fn observables_are_indexed_per_current_version(store: Arc<dyn Store>) 
         id: uuid::Uuid::new_v4().to_string(),
         name: "OTHER".into(),
         description: None,
+        default_tlp: Tlp::Green,
+        grants: Vec::new(),
     };
-    store.create_feed(&other).await.unwrap();
+    create_feed(&store, &other).await.unwrap();
     let mention = |v: &str| Observable {
         kind: Kind::Domain,
         value: v.into(),
@@ -432,7 +503,7 @@ pub async fn observables_are_indexed_per_current_version(store: Arc<dyn Store>) 
         .await
         .unwrap();
     let q = |values: &[&str], feeds: &[&Feed]| ObservableQuery {
-        feed_ids: feeds.iter().map(|f| f.id.clone()).collect(),
+        feeds: feeds.iter().map(|f| (f.id.clone(), all())).collect(),
         kinds: vec!["domain".into()],
         values: values.iter().map(|v| (*v).to_owned()).collect(),
         limit: 100,
@@ -467,8 +538,7 @@ pub async fn observables_are_indexed_per_current_version(store: Arc<dyn Store>) 
         .unwrap();
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].version, ts("2024-02-01T00:00:00Z"));
-    store
-        .delete_object(&feed.id, A, &VersionFilter::All, &[])
+    delete(&store, &feed.id, A, &VersionFilter::All, &[])
         .await
         .unwrap();
     assert!(
@@ -488,7 +558,6 @@ pub async fn observables_are_indexed_per_current_version(store: Arc<dyn Store>) 
 }
 
 pub async fn tokens_expire_and_are_revoked(store: Arc<dyn Store>) {
-    use relay_core::NewToken;
     assert!(store.bootstrap_admin("admin", [1u8; 32]).await.unwrap());
     let now = Timestamp::now();
     let day = 86_400_000_000;
@@ -499,16 +568,14 @@ pub async fn tokens_expire_and_are_revoked(store: Arc<dyn Store>) {
         read_only,
         expires,
     };
-    let live = store
-        .create_token(mk(
+    let live = create_token(&store, mk(
             2,
             Some(Timestamp::from_micros(now.as_micros() + day)),
             true,
         ))
         .await
         .unwrap();
-    store
-        .create_token(mk(
+    create_token(&store, mk(
             3,
             Some(Timestamp::from_micros(now.as_micros() - 1)),
             false,
@@ -539,7 +606,7 @@ pub async fn tokens_expire_and_are_revoked(store: Arc<dyn Store>) {
             .unwrap()
             .is_none()
     );
-    store.revoke_token(live, now).await.unwrap();
+    revoke_token(&store, live, now).await.unwrap();
     assert!(
         store
             .principal_for_token([2u8; 32], now)
@@ -549,16 +616,15 @@ pub async fn tokens_expire_and_are_revoked(store: Arc<dyn Store>) {
         "revoked"
     );
     assert!(matches!(
-        store.revoke_token(live, now).await,
+        revoke_token(&store, live, now).await,
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
-        store.revoke_token(999, now).await,
+        revoke_token(&store, 999, now).await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        store
-            .create_token(NewToken {
+        create_token(&store, NewToken {
                 user_name: "nobody".into(),
                 ..mk(4, None, false)
             })

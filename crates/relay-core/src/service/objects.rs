@@ -1,51 +1,22 @@
-//! The services every front end calls. Each public function authorizes through `policy`, does
-//! one piece of work against the store, and returns domain values; none knows HTTP or SQL.
+//! Feeds as TAXII collections, their objects, status resources and search. Every read passes
+//! the caller's `policy::visibility` to the store, so that what a caller may not see is never
+//! loaded, counted or paged over; every read and write is audited.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 
 use serde_json::Value;
 use stix::Timestamp;
 
+use super::Relay;
+use crate::audit::AuditEntry;
 use crate::error::Error;
-use crate::feed::{Feed, NewFeed, check_feed_name};
+use crate::feed::{Feed, NewFeed};
 use crate::policy::{self, FeedRights};
-use crate::principal::{Principal, Role};
-use crate::query::{Endpoint, ObjectPage, PageLimits, parse_filters};
+use crate::principal::Principal;
+use crate::query::{Endpoint, ObjectPage, parse_filters};
 use crate::status::{Status, StatusDetail, StatusDraft};
-use crate::store::{AddObjects, NewObject, ObservableHit, ObservableQuery, Store};
-use crate::token::{self, TokenHasher};
-
-/// The name of the administrator account created on first start.
-pub const ADMIN_USER: &str = "admin";
-
-#[derive(Debug, Clone, Copy)]
-pub struct RelayConfig {
-    /// The largest request body accepted, advertised as the API root's `max_content_length`.
-    pub max_content_length: usize,
-    pub page_limits: PageLimits,
-    /// How strictly posted objects are judged.
-    pub validation: stix::ValidationOptions,
-}
-
-impl Default for RelayConfig {
-    fn default() -> Self {
-        RelayConfig {
-            max_content_length: 10 * 1024 * 1024,
-            page_limits: PageLimits {
-                default: 1000,
-                max: 10_000,
-            },
-            validation: stix::ValidationOptions::default(),
-        }
-    }
-}
-
-/// Credentials as a client presented them.
-#[derive(Debug, Clone)]
-pub enum Credentials {
-    Bearer(String),
-    Basic { user: String, password: String },
-}
+use crate::store::{AddObjects, DeleteObject, NewObject, ObservableHit, ObservableQuery};
+use crate::tlp::{self, Tlp};
 
 /// The answer to a search: what was looked up, and the objects found with their feeds.
 #[derive(Debug, Clone)]
@@ -55,151 +26,17 @@ pub struct SearchResult {
     pub hits: Vec<(Feed, ObservableHit)>,
 }
 
-#[derive(Clone)]
-pub struct Relay {
-    store: Arc<dyn Store>,
-    hasher: TokenHasher,
-    config: RelayConfig,
-}
-
 impl Relay {
-    pub async fn open(store: Arc<dyn Store>, config: RelayConfig) -> Result<Relay, Error> {
-        let key = store.token_key().await?;
-        Ok(Relay {
-            store,
-            hasher: TokenHasher::new(key),
-            config,
-        })
-    }
-
-    pub fn config(&self) -> &RelayConfig {
-        &self.config
-    }
-
-    /// Creates the administrator on a store that has no users yet. Uses `chosen` as its token
-    /// when given (for automation), otherwise a fresh random one. Returns the token when it was
-    /// created, so that the caller can show it once; `None` when an administrator existed.
-    pub async fn bootstrap_admin(&self, chosen: Option<&str>) -> Result<Option<String>, Error> {
-        let token = match chosen {
-            Some(t) => {
-                token::check_operator_token(t)
-                    .map_err(|m| Error::Invalid(format!("ISAC_RELAY_ADMIN_TOKEN: {m}")))?;
-                t.to_owned()
-            }
-            None => token::generate_token(),
-        };
-        let created = self
-            .store
-            .bootstrap_admin(ADMIN_USER, self.hasher.hash(&token))
-            .await?;
-        Ok(created.then_some(token))
-    }
-
-    /// Resolves credentials to a principal. Basic authentication takes the user name and the
-    /// token as password; the name must be the token's owner.
-    pub async fn authenticate(&self, credentials: &Credentials) -> Result<Principal, Error> {
-        let (secret, user) = match credentials {
-            Credentials::Bearer(t) => (t.as_str(), None),
-            Credentials::Basic { user, password } => (password.as_str(), Some(user.as_str())),
-        };
-        let principal = self
-            .store
-            .principal_for_token(self.hasher.hash(secret), Timestamp::now())
-            .await?
-            .ok_or(Error::Unauthenticated)?;
-        match user {
-            Some(u) if u != principal.user_name => Err(Error::Unauthenticated),
-            _ => Ok(principal),
-        }
-    }
-
-    /// The principal for offline administration on the data directory: whoever can open the
-    /// store's files is the ISAC administrator.
-    pub fn local_admin() -> Principal {
-        Principal {
-            user_id: 0,
-            user_name: "local".into(),
-            role: Role::IsacAdmin,
-            token_id: 0,
-            read_only: false,
-        }
-    }
-
-    // ---- tokens ----
-
-    /// Issues a new token for a user; returns its id and the secret, which is shown once and
-    /// never stored.
-    pub async fn create_token(
-        &self,
-        who: &Principal,
-        user: &str,
-        name: &str,
-        expires_days: Option<u32>,
-        read_only: bool,
-    ) -> Result<(i64, String), Error> {
-        require_admin(who)?;
-        if name.trim().is_empty() || name.len() > 100 {
-            return Err(Error::Invalid(
-                "a token name has 1 to 100 characters".into(),
-            ));
-        }
-        let expires = match expires_days {
-            None => None,
-            Some(0) => return Err(Error::Invalid("--expires-days must be at least 1".into())),
-            Some(d) => Some(Timestamp::from_micros(
-                Timestamp::now().as_micros() + i64::from(d) * 86_400_000_000,
-            )),
-        };
-        let secret = token::generate_token();
-        let id = self
-            .store
-            .create_token(crate::store::NewToken {
-                user_name: user.to_owned(),
-                name: name.to_owned(),
-                hash: self.hasher.hash(&secret),
-                read_only,
-                expires,
-            })
-            .await?;
-        Ok((id, secret))
-    }
-
-    /// Revokes a token at once: its next request is refused.
-    pub async fn revoke_token(&self, who: &Principal, id: i64) -> Result<(), Error> {
-        require_admin(who)?;
-        Ok(self.store.revoke_token(id, Timestamp::now()).await?)
-    }
-
-    pub async fn list_tokens(
-        &self,
-        who: &Principal,
-    ) -> Result<Vec<crate::store::TokenInfo>, Error> {
-        require_admin(who)?;
-        Ok(self.store.list_tokens().await?)
-    }
-
-    // ---- feeds ----
-
-    pub async fn add_feed(&self, who: &Principal, new: NewFeed) -> Result<Feed, Error> {
-        require_admin(who)?;
-        check_feed_name(&new.name).map_err(Error::Invalid)?;
-        let feed = Feed {
-            id: uuid::Uuid::new_v4().to_string(),
-            name: new.name,
-            description: new.description,
-        };
-        self.store.create_feed(&feed).await?;
-        Ok(feed)
-    }
-
     /// Creates the feeds a fresh relay ships with, where missing.
     pub async fn ensure_default_feeds(&self) -> Result<(), Error> {
         if self.store.find_feed("TEST").await?.is_none() {
             let test = NewFeed {
                 name: "TEST".into(),
                 description: Some("For trying things out.".into()),
+                default_tlp: Tlp::Green,
             };
-            match self.add_feed(&Self::local_admin(), test).await {
+            let admin = self.local_admin().await?;
+            match self.add_feed(&admin, test).await {
                 Ok(_) | Err(Error::Conflict(_)) => {}
                 Err(e) => return Err(e),
             }
@@ -218,6 +55,15 @@ impl Relay {
                 let rights = policy::feed_rights(who, &f);
                 rights.read.then_some((f, rights))
             })
+            .collect())
+    }
+
+    pub async fn list_feeds(&self, who: &Principal) -> Result<Vec<Feed>, Error> {
+        Ok(self
+            .collections(who)
+            .await?
+            .into_iter()
+            .map(|(f, _)| f)
             .collect())
     }
 
@@ -271,11 +117,27 @@ impl Relay {
             Endpoint::Objects
         };
         let query = parse_filters(params, endpoint, self.config.page_limits)?;
-        Ok(self.store.query_objects(&feed.id, &query).await?)
+        let visibility = policy::visibility(who, &feed);
+        let page = self
+            .store
+            .query_objects(&feed.id, &query, &visibility)
+            .await?;
+        let action = if manifest {
+            "manifest.read"
+        } else {
+            "objects.read"
+        };
+        self.note(
+            AuditEntry::by(who, action)
+                .feed(&feed.name)
+                .count(page.objects.len()),
+        )
+        .await;
+        Ok(page)
     }
 
     /// `GET .../objects/{id}/` and `GET .../objects/{id}/versions/`: 404 when the collection
-    /// holds no version of the object at all.
+    /// holds no version of the object that the caller may see.
     pub async fn object(
         &self,
         who: &Principal,
@@ -293,8 +155,24 @@ impl Relay {
         };
         let mut query = parse_filters(params, endpoint, self.config.page_limits)?;
         query.ids = vec![object_id.to_owned()];
-        let page = self.store.query_objects(&feed.id, &query).await?;
-        if page.objects.is_empty() && !self.exists(&feed, object_id).await? {
+        let visibility = policy::visibility(who, &feed);
+        let page = self
+            .store
+            .query_objects(&feed.id, &query, &visibility)
+            .await?;
+        let action = if versions {
+            "versions.read"
+        } else {
+            "object.read"
+        };
+        self.note(
+            AuditEntry::by(who, action)
+                .feed(&feed.name)
+                .count(page.objects.len())
+                .detail(object_id),
+        )
+        .await;
+        if page.objects.is_empty() && !self.exists(&feed, object_id, &visibility).await? {
             return Err(Error::NotFound(format!(
                 "no object '{object_id}' in collection '{key}'"
             )));
@@ -302,7 +180,12 @@ impl Relay {
         Ok(page)
     }
 
-    async fn exists(&self, feed: &Feed, object_id: &str) -> Result<bool, Error> {
+    async fn exists(
+        &self,
+        feed: &Feed,
+        object_id: &str,
+        visibility: &policy::Visibility,
+    ) -> Result<bool, Error> {
         let probe = crate::query::ObjectQuery {
             added_after: None,
             limit: 1,
@@ -314,13 +197,14 @@ impl Relay {
         };
         Ok(!self
             .store
-            .query_objects(&feed.id, &probe)
+            .query_objects(&feed.id, &probe, visibility)
             .await?
             .objects
             .is_empty())
     }
 
-    /// `DELETE .../objects/{id}/`: removes the matching versions; 404 when none match.
+    /// `DELETE .../objects/{id}/`: removes the matching versions the caller's organisation
+    /// posted (any, for the ISAC administrator); 404 when none match.
     pub async fn delete_object(
         &self,
         who: &Principal,
@@ -331,21 +215,32 @@ impl Relay {
         let feed = self.writable(who, key, true).await?;
         check_object_id(object_id)?;
         let query = parse_filters(params, Endpoint::Delete, self.config.page_limits)?;
+        let mut audit = AuditEntry::by(who, "object.delete").feed(&feed.name);
+        audit.ids = vec![object_id.to_owned()];
         let n = self
             .store
-            .delete_object(&feed.id, object_id, &query.versions, &query.spec_versions)
+            .delete_object(
+                DeleteObject {
+                    feed_id: feed.id,
+                    object_id: object_id.to_owned(),
+                    versions: query.versions,
+                    spec_versions: query.spec_versions,
+                    poster_org: policy::deletable_poster(who),
+                },
+                audit,
+            )
             .await?;
         if n == 0 {
             return Err(Error::NotFound(format!(
-                "no matching version of '{object_id}' in collection '{key}'"
+                "no matching version of '{object_id}' in collection '{key}' that you may delete"
             )));
         }
         Ok(())
     }
 
     /// `POST .../objects/`: checks every object of the envelope, stores the valid ones in one
-    /// durable transaction and returns the status resource. Invalid objects are failures in
-    /// the status; they do not stop the rest.
+    /// durable transaction (with the audit entry) and returns the status resource. Invalid
+    /// objects are failures in the status; they do not stop the rest.
     pub async fn add_objects(
         &self,
         who: &Principal,
@@ -358,25 +253,44 @@ impl Relay {
                 limit: self.config.max_content_length,
             });
         }
+        let orgs = self.store.list_orgs().await?;
+        let anonymise_as = if who.org_anonymous {
+            orgs.iter()
+                .find(|o| o.kind == crate::org::OrgKind::Operator)
+                .map(|o| o.identity.clone())
+        } else {
+            None
+        };
+        let ingest = Ingest {
+            validation: self.config.validation,
+            default_tlp: feed.default_tlp,
+            orgs_by_identity: orgs.into_iter().map(|o| (o.identity, o.id)).collect(),
+            anonymise_as,
+        };
         // Parsing and checking a large envelope takes milliseconds of CPU: off the async
         // workers, so that other requests keep being served meanwhile.
-        let validation = self.config.validation;
         let (draft, objects) = if body.len() <= INLINE_BODY {
-            prepare_envelope(body, validation)?
+            prepare_envelope(body, &ingest)?
         } else {
             let body = body.to_vec();
-            tokio::task::spawn_blocking(move || prepare_envelope(&body, validation))
+            tokio::task::spawn_blocking(move || prepare_envelope(&body, &ingest))
                 .await
                 // A panic while checking is a bug: an opaque 500, its cause logged.
                 .map_err(|e| Error::Internal(crate::store::StoreError::Internal(Box::new(e))))??
         };
+        let mut audit = AuditEntry::by(who, "objects.add")
+            .feed(&feed.name)
+            .count(objects.len());
+        audit.ids = objects.iter().map(|o| o.id.clone()).collect();
         let status = self
             .store
             .add_objects(AddObjects {
                 feed_id: feed.id,
                 owner_user_id: who.user_id,
+                poster_org: who.org_id,
                 objects,
                 status: draft,
+                audit,
             })
             .await?;
         Ok(status)
@@ -392,9 +306,9 @@ impl Relay {
         Ok(status)
     }
 
-    /// The current objects, in the feeds the caller may read, that mention the value `q` (an
-    /// address, or a network containing it; a domain, URL, e-mail address, hash, port or AS).
-    /// Hits come newest first.
+    /// The current objects, in the feeds the caller may read and visible to it, that mention
+    /// the value `q` (an address, or a network containing it; a domain, URL, e-mail address,
+    /// hash, port or AS). Hits come newest first.
     pub async fn search(
         &self,
         who: &Principal,
@@ -406,45 +320,48 @@ impl Relay {
         let feeds: Vec<Feed> = self.list_feeds(who).await?;
         let limits = self.config.page_limits;
         let query = ObservableQuery {
-            feed_ids: feeds.iter().map(|f| f.id.clone()).collect(),
+            feeds: feeds
+                .iter()
+                .map(|f| (f.id.clone(), policy::visibility(who, f)))
+                .collect(),
             kinds: kinds.clone(),
             values: values.clone(),
             limit: limit.unwrap_or(limits.default).clamp(1, limits.max),
         };
         let hits = self.store.search_observables(&query).await?;
-        let hits = hits
+        let hits: Vec<(Feed, ObservableHit)> = hits
             .into_iter()
             .filter_map(|h| {
                 let feed = feeds.iter().find(|f| f.id == h.feed_id)?.clone();
                 Some((feed, h))
             })
             .collect();
+        self.note(AuditEntry::by(who, "search").count(hits.len()).detail(q))
+            .await;
         Ok(SearchResult {
             kinds,
             values,
             hits,
         })
     }
-
-    pub async fn list_feeds(&self, who: &Principal) -> Result<Vec<Feed>, Error> {
-        Ok(self
-            .collections(who)
-            .await?
-            .into_iter()
-            .map(|(f, _)| f)
-            .collect())
-    }
 }
 
 /// Bodies up to this size are checked on the async worker; larger ones on a blocking thread.
 const INLINE_BODY: usize = 64 * 1024;
 
+/// What checking a posted object needs to know besides the object.
+struct Ingest {
+    validation: stix::ValidationOptions,
+    default_tlp: Tlp,
+    /// Organisations by their identity id, to resolve TLP:RED recipients.
+    orgs_by_identity: HashMap<String, i64>,
+    /// The ISAC's identity, when the poster's organisation is anonymous.
+    anonymise_as: Option<String>,
+}
+
 /// Parses an envelope and checks each object: the valid ones ready to store, the invalid ones
 /// as failures of the status draft.
-fn prepare_envelope(
-    body: &[u8],
-    validation: stix::ValidationOptions,
-) -> Result<(StatusDraft, Vec<NewObject>), Error> {
+fn prepare_envelope(body: &[u8], ingest: &Ingest) -> Result<(StatusDraft, Vec<NewObject>), Error> {
     let envelope: Value = serde_json::from_slice(body)
         .map_err(|e| Error::Invalid(format!("the request body is not valid JSON: {e}")))?;
     let items = match envelope {
@@ -472,16 +389,8 @@ fn prepare_envelope(
     };
     let mut objects = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
-        match stix::check_object_with(&item, validation) {
-            Ok(meta) => objects.push(NewObject {
-                observables: meta.observables(&item),
-                version: meta.version(),
-                id: meta.id.as_str().to_owned(),
-                object_type: meta.object_type,
-                spec_version: meta.spec_version,
-                warnings: meta.warnings,
-                body: item.to_string(),
-            }),
+        match prepare_object(&item, ingest) {
+            Ok(obj) => objects.push(obj),
             Err(e) => draft.failures.push(StatusDetail {
                 id: str_prop(&item, "id"),
                 version: ["modified", "created"]
@@ -496,13 +405,40 @@ fn prepare_envelope(
     Ok((draft, objects))
 }
 
-fn require_admin(who: &Principal) -> Result<(), Error> {
-    match who.role {
-        Role::IsacAdmin if !who.read_only => Ok(()),
-        Role::IsacAdmin => Err(Error::Forbidden(
-            "this needs an ISAC administrator's read-write token".into(),
-        )),
-    }
+/// Checks one object, reads its TLP and recipients, and anonymises it when asked.
+fn prepare_object(item: &Value, ingest: &Ingest) -> Result<NewObject, String> {
+    let meta = stix::check_object_with(item, ingest.validation).map_err(|e| e.to_string())?;
+    let marking = tlp::read_marking(item)?;
+    let recipients = marking
+        .recipients
+        .iter()
+        .map(|id| {
+            ingest.orgs_by_identity.get(id).copied().ok_or_else(|| {
+                format!("TLP:RED recipient {id} is not the identity of an organisation of this ISAC")
+            })
+        })
+        .collect::<Result<Vec<i64>, String>>()?;
+    let original = item.to_string();
+    let (body, original_body) = match (&ingest.anonymise_as, item.get("created_by_ref")) {
+        (Some(isac), Some(_)) => {
+            let mut public = item.clone();
+            public["created_by_ref"] = Value::String(isac.clone());
+            (public.to_string(), Some(original))
+        }
+        _ => (original, None),
+    };
+    Ok(NewObject {
+        observables: meta.observables(item),
+        version: meta.version(),
+        id: meta.id.as_str().to_owned(),
+        object_type: meta.object_type,
+        spec_version: meta.spec_version,
+        warnings: meta.warnings,
+        body,
+        tlp: marking.tlp.unwrap_or(ingest.default_tlp),
+        recipients,
+        original_body,
+    })
 }
 
 fn check_object_id(id: &str) -> Result<(), Error> {

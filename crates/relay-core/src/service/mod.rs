@@ -1,0 +1,254 @@
+//! The services every front end calls. Each public function authorizes through `policy`, does
+//! one piece of work against the store, records it in the audit log, and returns domain values;
+//! none knows HTTP or SQL.
+//!
+//! - `mod.rs`: the `Relay` handle, configuration, authentication and brute-force limits.
+//! - `objects`: feeds as TAXII collections, objects, status resources, search.
+//! - `admin`: organisations, users, tokens, trust groups, feeds and grants, the audit log.
+
+mod admin;
+mod objects;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use stix::Timestamp;
+
+pub use objects::SearchResult;
+
+use crate::audit::AuditEntry;
+use crate::error::Error;
+use crate::org::{OPERATOR_ORG, OrgKind};
+use crate::principal::{Principal, Role};
+use crate::query::PageLimits;
+use crate::store::Store;
+use crate::throttle::{LoginThrottle, ThrottleConfig, ThrottleKey};
+use crate::token::{self, TokenHasher};
+
+/// The name of the administrator account created on first start.
+pub const ADMIN_USER: &str = "admin";
+
+#[derive(Debug, Clone, Copy)]
+pub struct RelayConfig {
+    /// The largest request body accepted, advertised as the API root's `max_content_length`.
+    pub max_content_length: usize,
+    pub page_limits: PageLimits,
+    /// How strictly posted objects are judged.
+    pub validation: stix::ValidationOptions,
+    /// Limits on failed logins.
+    pub throttle: ThrottleConfig,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            max_content_length: 10 * 1024 * 1024,
+            page_limits: PageLimits {
+                default: 1000,
+                max: 10_000,
+            },
+            validation: stix::ValidationOptions::default(),
+            throttle: ThrottleConfig::default(),
+        }
+    }
+}
+
+/// Credentials as a client presented them.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    Bearer(String),
+    Basic { user: String, password: String },
+}
+
+/// A password hash that no login matches, verified when a login names no user with a password,
+/// so that the answer takes as long as for a real account and does not tell which exist.
+fn dummy_hash() -> String {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY
+        .get_or_init(|| {
+            crate::password::hash_password(&token::generate_token()).unwrap_or_default()
+        })
+        .clone()
+}
+
+#[derive(Clone)]
+pub struct Relay {
+    store: Arc<dyn Store>,
+    hasher: TokenHasher,
+    config: RelayConfig,
+    throttle: Arc<LoginThrottle>,
+}
+
+impl Relay {
+    pub async fn open(store: Arc<dyn Store>, config: RelayConfig) -> Result<Relay, Error> {
+        let key = store.token_key().await?;
+        Ok(Relay {
+            store,
+            hasher: TokenHasher::new(key),
+            throttle: Arc::new(LoginThrottle::new(config.throttle)),
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &RelayConfig {
+        &self.config
+    }
+
+    /// Creates the administrator on a store that has no users yet. Uses `chosen` as its token
+    /// when given (for automation), otherwise a fresh random one. Returns the token when it was
+    /// created, so that the caller can show it once; `None` when an administrator existed.
+    pub async fn bootstrap_admin(&self, chosen: Option<&str>) -> Result<Option<String>, Error> {
+        let token = match chosen {
+            Some(t) => {
+                token::check_operator_token(t)
+                    .map_err(|m| Error::Invalid(format!("ISAC_RELAY_ADMIN_TOKEN: {m}")))?;
+                t.to_owned()
+            }
+            None => token::generate_token(),
+        };
+        let created = self
+            .store
+            .bootstrap_admin(ADMIN_USER, self.hasher.hash(&token))
+            .await?;
+        Ok(created.then_some(token))
+    }
+
+    /// Resolves credentials to a principal. Bearer takes a token. Basic takes a user name with
+    /// either one of the user's tokens or the user's password.
+    ///
+    /// Failures are counted per account and per source address; past the limit every attempt
+    /// is refused with `TooManyAttempts` until the window passes. Each failure is audited.
+    pub async fn authenticate(
+        &self,
+        credentials: &Credentials,
+        source: Option<String>,
+    ) -> Result<Principal, Error> {
+        let account = match credentials {
+            Credentials::Bearer(_) => None,
+            Credentials::Basic { user, .. } => Some(user.clone()),
+        };
+        let keys: Vec<ThrottleKey> = account
+            .iter()
+            .cloned()
+            .map(ThrottleKey::Account)
+            .chain(source.iter().cloned().map(ThrottleKey::Source))
+            .collect();
+        if let Err(wait) = self.throttle.check(&keys, Instant::now()) {
+            return Err(Error::TooManyAttempts {
+                retry_after: wait.as_secs(),
+            });
+        }
+        match self.try_credentials(credentials).await {
+            Ok(mut p) => {
+                if let Some(a) = &account {
+                    self.throttle.record_success(a);
+                }
+                p.source = source;
+                Ok(p)
+            }
+            Err(Failure::Refused(why)) => {
+                let locked = self.throttle.record_failure(&keys, Instant::now());
+                let mut detail = why.to_owned();
+                if locked {
+                    detail.push_str("; limit reached, further attempts are refused for a while");
+                }
+                let entry = AuditEntry {
+                    at: Timestamp::now(),
+                    actor: account.unwrap_or_else(|| "-".into()),
+                    org: None,
+                    source,
+                    action: "auth.failure".into(),
+                    feed: None,
+                    count: None,
+                    ids: Vec::new(),
+                    detail: Some(detail),
+                };
+                if let Err(e) = self.store.record(entry).await {
+                    tracing::error!(error = %e, "cannot audit a failed login");
+                }
+                Err(Error::Unauthenticated)
+            }
+            Err(Failure::Other(e)) => Err(e),
+        }
+    }
+
+    async fn try_credentials(&self, credentials: &Credentials) -> Result<Principal, Failure> {
+        let (secret, user) = match credentials {
+            Credentials::Bearer(t) => (t.as_str(), None),
+            Credentials::Basic { user, password } => (password.as_str(), Some(user.as_str())),
+        };
+        let by_token = self
+            .store
+            .principal_for_token(self.hasher.hash(secret), Timestamp::now())
+            .await
+            .map_err(|e| Failure::Other(e.into()))?;
+        match (by_token, user) {
+            (Some(p), None) => Ok(p),
+            (Some(p), Some(u)) if p.user_name == u => Ok(p),
+            (Some(_), Some(_)) => Err(Failure::Refused("token of another user")),
+            (None, None) => Err(Failure::Refused("unknown, expired or revoked token")),
+            (None, Some(u)) => {
+                let login = self
+                    .store
+                    .login(u)
+                    .await
+                    .map_err(|e| Failure::Other(e.into()))?;
+                let (hash, principal) = match login {
+                    Some(l) => (l.password_hash, Some(l.principal)),
+                    None => (None, None),
+                };
+                let has_hash = hash.is_some();
+                let pw = secret.to_owned();
+                // Verifying costs tens of milliseconds of CPU: off the async workers.
+                let ok = tokio::task::spawn_blocking(move || {
+                    let hash = hash.unwrap_or_else(dummy_hash);
+                    crate::password::verify_password(&pw, &hash)
+                })
+                .await
+                .unwrap_or(false);
+                match principal {
+                    Some(p) if ok && has_hash => Ok(p),
+                    _ => Err(Failure::Refused("wrong user name or password")),
+                }
+            }
+        }
+    }
+
+    /// The principal for offline administration on the data directory: whoever can open the
+    /// store's files is the ISAC administrator, acting as the local system user.
+    pub async fn local_admin(&self) -> Result<Principal, Error> {
+        let org = self
+            .store
+            .find_org(OPERATOR_ORG)
+            .await?
+            .ok_or_else(|| Error::NotFound("the operator organisation is missing".into()))?;
+        let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+        Ok(Principal {
+            user_id: 0,
+            user_name: format!("local:{who}"),
+            role: Role::IsacAdmin,
+            org_id: org.id,
+            org_name: org.name,
+            org_kind: OrgKind::Operator,
+            org_anonymous: false,
+            groups: Vec::new(),
+            token_id: 0,
+            read_only: false,
+            source: Some("command line".into()),
+        })
+    }
+
+    /// Records an audit entry without waiting for the disk; a failure is logged, not returned,
+    /// because the act it records has already been answered.
+    async fn note(&self, entry: AuditEntry) {
+        if let Err(e) = self.store.record(entry).await {
+            tracing::error!(error = %e, "cannot write an audit entry");
+        }
+    }
+}
+
+/// Why credentials were not accepted: refused (audited, counted), or the store failed.
+enum Failure {
+    Refused(&'static str),
+    Other(Error),
+}
