@@ -6,9 +6,7 @@ use std::io::Read as _;
 
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
-use relay_core::{
-    AuditQuery, GranteeName, NewFeed, NewOrg, OrgKind, Relay, Role, Sector, Tlp,
-};
+use relay_core::{AuditQuery, GranteeName, NewFeed, NewOrg, OrgKind, Relay, Role, Sector, Tlp};
 use stix::Timestamp;
 
 use crate::{DataArgs, load_config, offline, say};
@@ -22,13 +20,16 @@ fn parse_role(s: &str) -> Result<Role, String> {
 }
 
 fn parse_tlp(s: &str) -> Result<Tlp, String> {
-    Tlp::parse(s).ok_or_else(|| "unknown TLP level; one of clear, green, amber, amber+strict, red".into())
+    Tlp::parse(s)
+        .ok_or_else(|| "unknown TLP level; one of clear, green, amber, amber+strict, red".into())
 }
 
 fn parse_time(s: &str) -> Result<Timestamp, String> {
     Timestamp::parse(s)
         .or_else(|_| Timestamp::parse(&format!("{s}T00:00:00Z")))
-        .map_err(|_| "expected a date (2026-11-01) or an RFC 3339 time (2026-11-01T09:00:00Z)".into())
+        .map_err(|_| {
+            "expected a date (2026-11-01) or an RFC 3339 time (2026-11-01T09:00:00Z)".into()
+        })
 }
 
 fn show_time(t: Option<Timestamp>) -> String {

@@ -20,11 +20,10 @@ pub mod throttle;
 pub mod tlp;
 pub mod token;
 
-pub use error::Error;
 pub use audit::{AuditEntry, AuditQuery, AuditRecord};
+pub use error::Error;
 pub use feed::{Feed, Grant, Grantee, GranteeName, NewFeed};
 pub use org::{NewOrg, Org, OrgKind, Sector, TrustGroup};
-pub use tlp::Tlp;
 pub use principal::{Principal, Role, UserInfo};
 pub use query::{ObjectPage, ObjectQuery, StoredObject, VersionFilter};
 pub use service::{Relay, RelayConfig};
@@ -33,3 +32,4 @@ pub use store::{
     Change, DeleteObject, Login, NewObject, NewToken, ObservableHit, ObservableQuery, Store,
     StoreError, TokenInfo,
 };
+pub use tlp::Tlp;

@@ -99,7 +99,8 @@ pub fn visibility(principal: &Principal, feed: &Feed) -> Visibility {
         Some(Tlp::AmberStrict)
     } else {
         let in_trust_group = feed.grants.iter().any(|g| {
-            g.read && matches!(&g.grantee, Grantee::Group { id, .. } if principal.groups.contains(id))
+            g.read
+                && matches!(&g.grantee, Grantee::Group { id, .. } if principal.groups.contains(id))
         });
         if in_trust_group {
             Some(Tlp::Amber)
@@ -232,7 +233,10 @@ mod tests {
         assert!(!in_group.permits(Tlp::AmberStrict, poster, &[]));
         assert!(by_org.permits(Tlp::Green, poster, &[]));
         assert!(!by_org.permits(Tlp::Amber, poster, &[]));
-        assert!(partner.permits(Tlp::Amber, poster, &[]), "in the feed's group");
+        assert!(
+            partner.permits(Tlp::Amber, poster, &[]),
+            "in the feed's group"
+        );
         assert!(!outsider.permits(Tlp::Clear, poster, &[]), "no rights");
         assert!(by_org.permits(Tlp::Red, poster, &[3]));
         assert!(!in_group.permits(Tlp::Red, poster, &[3]));

@@ -10,9 +10,9 @@ use crate::feed::{Feed, GranteeName};
 use crate::org::{NewOrg, Org, TrustGroup};
 use crate::policy::Visibility;
 use crate::principal::{Principal, Role, UserInfo};
-use crate::tlp::Tlp;
 use crate::query::{ObjectPage, ObjectQuery, VersionFilter};
 use crate::status::{Status, StatusDraft};
+use crate::tlp::Tlp;
 use crate::token::TokenHash;
 
 /// Storage failures, shaped by what the caller does next. Engine error text stays inside
@@ -57,7 +57,10 @@ pub struct NewToken {
 /// transaction: no change without its entry.
 #[derive(Debug, Clone)]
 pub enum Change {
-    CreateOrg { org: NewOrg, identity: String },
+    CreateOrg {
+        org: NewOrg,
+        identity: String,
+    },
     UpdateOrg {
         name: String,
         anonymous: Option<bool>,
@@ -69,12 +72,26 @@ pub enum Change {
         role: Role,
         password_hash: Option<String>,
     },
-    SetPassword { user: String, password_hash: String },
+    SetPassword {
+        user: String,
+        password_hash: String,
+    },
     CreateToken(NewToken),
-    RevokeToken { id: i64, at: Timestamp },
-    CreateGroup { name: String },
-    AddMember { group: String, org: String },
-    RemoveMember { group: String, org: String },
+    RevokeToken {
+        id: i64,
+        at: Timestamp,
+    },
+    CreateGroup {
+        name: String,
+    },
+    AddMember {
+        group: String,
+        org: String,
+    },
+    RemoveMember {
+        group: String,
+        org: String,
+    },
     CreateFeed(Feed),
     /// Sets the rights of a grantee on a feed (by id), replacing earlier ones.
     Grant {
@@ -84,7 +101,10 @@ pub enum Change {
         write: bool,
     },
     /// Removes a grantee's rights on a feed; `NotFound` when it had none.
-    Ungrant { feed: String, grantee: GranteeName },
+    Ungrant {
+        feed: String,
+        grantee: GranteeName,
+    },
 }
 
 /// A user with what a password login needs. Not `Serialize`.

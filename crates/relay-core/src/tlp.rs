@@ -18,8 +18,7 @@ pub enum Tlp {
 
 /// The STIX extension with which a poster names the organisations (their identity objects)
 /// that may read a TLP:RED object: `extensions.<this id>.recipient_refs`.
-pub const RECIPIENTS_EXTENSION: &str =
-    "extension-definition--b8bd769d-49d5-460a-94f5-6557001016af";
+pub const RECIPIENTS_EXTENSION: &str = "extension-definition--b8bd769d-49d5-460a-94f5-6557001016af";
 
 /// The property of that extension that lists the recipients.
 pub const RECIPIENTS_PROPERTY: &str = "recipient_refs";
@@ -27,19 +26,52 @@ pub const RECIPIENTS_PROPERTY: &str = "recipient_refs";
 /// The marking definitions of TLP 2.0 (FIRST, as published by OASIS) and TLP 1.0 (STIX 2.1
 /// section 7.2.1.4).
 const MARKINGS: [(&str, Tlp); 9] = [
-    ("marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487", Tlp::Clear),
-    ("marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb", Tlp::Green),
-    ("marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421", Tlp::Amber),
-    ("marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003", Tlp::AmberStrict),
-    ("marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1", Tlp::Red),
-    ("marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9", Tlp::Clear),
-    ("marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da", Tlp::Green),
-    ("marking-definition--f88d31f6-486f-44da-b317-01333bde0b82", Tlp::Amber),
-    ("marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed", Tlp::Red),
+    (
+        "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
+        Tlp::Clear,
+    ),
+    (
+        "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
+        Tlp::Green,
+    ),
+    (
+        "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
+        Tlp::Amber,
+    ),
+    (
+        "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
+        Tlp::AmberStrict,
+    ),
+    (
+        "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
+        Tlp::Red,
+    ),
+    (
+        "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9",
+        Tlp::Clear,
+    ),
+    (
+        "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da",
+        Tlp::Green,
+    ),
+    (
+        "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82",
+        Tlp::Amber,
+    ),
+    (
+        "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed",
+        Tlp::Red,
+    ),
 ];
 
 impl Tlp {
-    pub const ALL: [Tlp; 5] = [Tlp::Clear, Tlp::Green, Tlp::Amber, Tlp::AmberStrict, Tlp::Red];
+    pub const ALL: [Tlp; 5] = [
+        Tlp::Clear,
+        Tlp::Green,
+        Tlp::Amber,
+        Tlp::AmberStrict,
+        Tlp::Red,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -233,11 +265,12 @@ mod tests {
     fn contradictions_and_misplaced_recipients_are_refused() {
         let two = json!({"object_marking_refs": [WHITE1, RED1]});
         assert!(read_marking(&two).unwrap_err().contains("two TLP levels"));
-        let ext = |tlp: &str, refs: Value| {
-            json!({"object_marking_refs": [tlp], "extensions": {RECIPIENTS_EXTENSION: {"extension_type": "property-extension", "recipient_refs": refs}}})
-        };
+        let ext = |tlp: &str, refs: Value| json!({"object_marking_refs": [tlp], "extensions": {RECIPIENTS_EXTENSION: {"extension_type": "property-extension", "recipient_refs": refs}}});
         assert_eq!(
-            read_marking(&ext(RED1, json!([ORG, ORG.to_uppercase().replace("IDENTITY", "identity")]))),
+            read_marking(&ext(
+                RED1,
+                json!([ORG, ORG.to_uppercase().replace("IDENTITY", "identity")])
+            )),
             Ok(Marking {
                 tlp: Some(Tlp::Red),
                 recipients: vec![ORG.into()]
@@ -248,11 +281,18 @@ mod tests {
                 .unwrap_err()
                 .contains("only a TLP:RED")
         );
-        assert!(read_marking(&ext(RED1, json!([]))).unwrap_err().contains("non-empty"));
         assert!(
-            read_marking(&ext(RED1, json!(["indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"])))
+            read_marking(&ext(RED1, json!([])))
                 .unwrap_err()
-                .contains("[0] must be an identity id")
+                .contains("non-empty")
+        );
+        assert!(
+            read_marking(&ext(
+                RED1,
+                json!(["indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"])
+            ))
+            .unwrap_err()
+            .contains("[0] must be an identity id")
         );
     }
 }

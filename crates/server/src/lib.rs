@@ -16,6 +16,7 @@ use axum::Router;
 use relay_core::Relay;
 use tokio::net::TcpListener;
 
+pub use api::openapi::document as openapi_document;
 pub use error::ApiError;
 
 /// Settings of the HTTP front end.
@@ -129,6 +130,6 @@ impl App {
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-            .await
+        .await
     }
 }

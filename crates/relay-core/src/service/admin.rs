@@ -469,7 +469,9 @@ impl Relay {
                 read,
                 write,
             },
-            AuditEntry::by(who, "feed.grant").feed(&f.name).detail(detail),
+            AuditEntry::by(who, "feed.grant")
+                .feed(&f.name)
+                .detail(detail),
         )
         .await?;
         self.feed_named(&f.id).await
@@ -494,7 +496,9 @@ impl Relay {
                 feed: f.id.clone(),
                 grantee,
             },
-            AuditEntry::by(who, "feed.revoke").feed(&f.name).detail(detail),
+            AuditEntry::by(who, "feed.revoke")
+                .feed(&f.name)
+                .detail(detail),
         )
         .await?;
         self.feed_named(&f.id).await

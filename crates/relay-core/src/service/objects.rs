@@ -414,7 +414,9 @@ fn prepare_object(item: &Value, ingest: &Ingest) -> Result<NewObject, String> {
         .iter()
         .map(|id| {
             ingest.orgs_by_identity.get(id).copied().ok_or_else(|| {
-                format!("TLP:RED recipient {id} is not the identity of an organisation of this ISAC")
+                format!(
+                    "TLP:RED recipient {id} is not the identity of an organisation of this ISAC"
+                )
             })
         })
         .collect::<Result<Vec<i64>, String>>()?;

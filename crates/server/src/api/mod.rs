@@ -14,19 +14,38 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 
+mod admin;
+pub mod openapi;
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/search", get(search))
+        .route("/api/v1/openapi.json", get(openapi_json))
+        .merge(admin::router())
         .route_layer(middleware::from_fn(json_media_type))
 }
 
+/// Answers of this API, errors included, are `application/json` (the audit export keeps its
+/// JSON-lines type; an empty answer has none).
 async fn json_media_type(req: axum::extract::Request, next: middleware::Next) -> Response {
     let mut resp = next.run(req).await;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    let keep = resp.status() == axum::http::StatusCode::NO_CONTENT
+        || resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes() == b"application/x-ndjson");
+    if !keep {
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
     resp
+}
+
+/// `GET /api/v1/openapi.json`: the API's description; no authentication needed.
+async fn openapi_json() -> Response {
+    crate::taxii::json(axum::http::StatusCode::OK, &openapi::document())
 }
 
 #[derive(Serialize)]

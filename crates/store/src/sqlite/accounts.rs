@@ -103,8 +103,11 @@ pub fn apply(conn: &Connection, change: Change, entry: &AuditEntry) -> Result<i6
         } => {
             let id = org_id(conn, &name)?;
             if let Some(a) = anonymous {
-                conn.execute("UPDATE orgs SET anonymous = ?2 WHERE id = ?1", params![id, a])
-                    .map_err(internal)?;
+                conn.execute(
+                    "UPDATE orgs SET anonymous = ?2 WHERE id = ?1",
+                    params![id, a],
+                )
+                .map_err(internal)?;
             }
             if let Some(c) = contacts {
                 conn.execute(
@@ -430,7 +433,11 @@ pub fn principal_for_token(
         .prepare_cached(&sql)
         .map_err(internal)?
         .query_row(params![token_hash, now.as_micros()], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, bool>(1)?, principal_row(r, 2)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, bool>(1)?,
+                principal_row(r, 2)?,
+            ))
         })
         .optional()
         .map_err(internal)?;
@@ -484,8 +491,7 @@ pub fn list_tokens(conn: &Connection) -> Result<Vec<TokenInfo>, StoreError> {
     .map_err(internal)
 }
 
-const ORG_COLUMNS: &str =
-    "id, name, kind, sector, country, contacts, anonymous, identity, created";
+const ORG_COLUMNS: &str = "id, name, kind, sector, country, contacts, anonymous, identity, created";
 
 fn org_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Org, StoreError>> {
     let kind: String = r.get(2)?;
@@ -636,7 +642,11 @@ fn grants_of(conn: &Connection, seq: i64) -> Result<Vec<Grant>, StoreError> {
             let grantee = match row {
                 (Some(id), Some(name), None, None, _, _) => Grantee::Org { id, name },
                 (None, None, Some(id), Some(name), _, _) => Grantee::Group { id, name },
-                _ => return Err(corrupt(format!("a grant on collection {seq} has no grantee"))),
+                _ => {
+                    return Err(corrupt(format!(
+                        "a grant on collection {seq} has no grantee"
+                    )));
+                }
             };
             Ok(Grant {
                 grantee,

@@ -57,7 +57,9 @@ pub fn query(conn: &Connection, q: &AuditQuery) -> Result<Vec<AuditRecord>, Stor
         None => {}
     }
     sql.push_str(" ORDER BY seq LIMIT ?");
-    args.push(SqlValue::Integer(i64::try_from(q.limit).unwrap_or(i64::MAX)));
+    args.push(SqlValue::Integer(
+        i64::try_from(q.limit).unwrap_or(i64::MAX),
+    ));
     let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
     let rows = stmt
         .query_map(params_from_iter(args), |r| {

@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use async_trait::async_trait;
+use relay_core::policy::Visibility;
 use relay_core::principal::{Principal, UserInfo};
 use relay_core::query::{ObjectPage, ObjectQuery};
 use relay_core::status::Status;
@@ -33,7 +34,6 @@ use relay_core::store::{
 };
 use relay_core::token::{TokenHash, generate_key};
 use relay_core::{AuditEntry, AuditQuery, AuditRecord, Feed, Org, TrustGroup};
-use relay_core::policy::Visibility;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use stix::Timestamp;
 use tokio::sync::{Semaphore, oneshot};
@@ -409,6 +409,9 @@ impl Store for SqliteStore {
     }
 
     async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        // The writer's queue is first in, first out: an empty write committed now means every
+        // entry recorded before this call is in the log that is read next.
+        self.write(|_| Ok(())).await?;
         let query = query.clone();
         self.read(move |conn| audit::query(conn, &query)).await
     }

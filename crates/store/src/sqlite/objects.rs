@@ -2,13 +2,13 @@
 //! deletion. Each object version is one row; `is_first` / `is_last` are kept current on every
 //! change so that the default `match[version]=last` is an indexed filter, not a group-by.
 
+use relay_core::Tlp;
 use relay_core::policy::Visibility;
 use relay_core::query::{ObjectPage, ObjectQuery, StoredObject, VersionFilter};
 use relay_core::status::{Outcome, Status};
 use relay_core::store::{AddObjects, DeleteObject, ObservableHit, ObservableQuery, StoreError};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
-use relay_core::Tlp;
 use stix::Timestamp;
 
 use super::{audit, internal};
@@ -176,7 +176,9 @@ fn body_column(args: &mut Vec<SqlValue>, t: &str, v: &Visibility) -> String {
         format!("coalesce({t}.original_body, {t}.body)")
     } else {
         args.push(SqlValue::Integer(v.org));
-        format!("CASE WHEN {t}.poster_org = ? THEN coalesce({t}.original_body, {t}.body) ELSE {t}.body END")
+        format!(
+            "CASE WHEN {t}.poster_org = ? THEN coalesce({t}.original_body, {t}.body) ELSE {t}.body END"
+        )
     }
 }
 

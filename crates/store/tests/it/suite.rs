@@ -125,11 +125,7 @@ fn query() -> ObjectQuery {
 
 /// How many object versions a query returns.
 async fn count(store: &Arc<dyn Store>, feed: &Feed, q: &ObjectQuery) -> usize {
-    query_all(&store, &feed.id, q)
-        .await
-        .unwrap()
-        .objects
-        .len()
+    query_all(&store, &feed.id, q).await.unwrap().objects.len()
 }
 
 /// Creates the TEST feed and returns it.
@@ -302,15 +298,16 @@ pub async fn date_added_is_strictly_increasing_under_concurrency(store: Arc<dyn 
     for t in tasks {
         t.await.unwrap();
     }
-    let page = query_all(&store, 
-            &feed.id,
-            &ObjectQuery {
-                limit: 5000,
-                ..query()
-            },
-        )
-        .await
-        .unwrap();
+    let page = query_all(
+        &store,
+        &feed.id,
+        &ObjectQuery {
+            limit: 5000,
+            ..query()
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(page.objects.len(), 2000);
     assert!(
         page.objects
@@ -414,10 +411,7 @@ pub async fn delete_remarks_first_and_last(store: Arc<dyn Store>) {
         last: true,
         at: Vec::new(),
     };
-    assert_eq!(
-        delete(&store, &feed.id, A, &last, &[]).await.unwrap(),
-        1
-    );
+    assert_eq!(delete(&store, &feed.id, A, &last, &[]).await.unwrap(), 1);
     let q = ObjectQuery {
         ids: vec![A.into()],
         versions: last.clone(),
@@ -568,20 +562,18 @@ pub async fn tokens_expire_and_are_revoked(store: Arc<dyn Store>) {
         read_only,
         expires,
     };
-    let live = create_token(&store, mk(
-            2,
-            Some(Timestamp::from_micros(now.as_micros() + day)),
-            true,
-        ))
-        .await
-        .unwrap();
-    create_token(&store, mk(
-            3,
-            Some(Timestamp::from_micros(now.as_micros() - 1)),
-            false,
-        ))
-        .await
-        .unwrap();
+    let live = create_token(
+        &store,
+        mk(2, Some(Timestamp::from_micros(now.as_micros() + day)), true),
+    )
+    .await
+    .unwrap();
+    create_token(
+        &store,
+        mk(3, Some(Timestamp::from_micros(now.as_micros() - 1)), false),
+    )
+    .await
+    .unwrap();
     let p = store
         .principal_for_token([2u8; 32], now)
         .await
@@ -624,11 +616,14 @@ pub async fn tokens_expire_and_are_revoked(store: Arc<dyn Store>) {
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        create_token(&store, NewToken {
+        create_token(
+            &store,
+            NewToken {
                 user_name: "nobody".into(),
                 ..mk(4, None, false)
-            })
-            .await,
+            }
+        )
+        .await,
         Err(StoreError::NotFound(_))
     ));
     let list = store.list_tokens().await.unwrap();

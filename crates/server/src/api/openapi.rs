@@ -1,0 +1,377 @@
+//! The OpenAPI 3.1 document of the relay's own JSON API (`/api/v1/`), served at
+//! `/api/v1/openapi.json`. It is built from the table below; a test regenerates it, diffs it
+//! with `docs/openapi.json`, and calls every documented operation on a live server, so that the
+//! document and the routes cannot drift apart.
+
+use serde_json::{Map, Value, json};
+
+/// One documented operation.
+struct Op {
+    method: &'static str,
+    path: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+    /// The request body's schema, by component name.
+    request: Option<&'static str>,
+    /// The success status and its schema (`None`: no body).
+    status: u16,
+    response: Option<Value>,
+    /// Query parameters: name, description.
+    query: &'static [(&'static str, &'static str)],
+}
+
+fn r(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn list(name: &str) -> Value {
+    json!({"type": "array", "items": r(name)})
+}
+
+fn ops() -> Vec<Op> {
+    let op = |method, path, tag, summary, request, status, response| Op {
+        method,
+        path,
+        tag,
+        summary,
+        request,
+        status,
+        response,
+        query: &[],
+    };
+    vec![
+        op(
+            "get",
+            "/api/v1/me",
+            "account",
+            "Who the caller is: user, organisation, role.",
+            None,
+            200,
+            Some(r("Me")),
+        ),
+        op(
+            "get",
+            "/api/v1/directory",
+            "organisations",
+            "Every organisation's name, sector, country and STIX identity id, for naming TLP:RED recipients.",
+            None,
+            200,
+            Some(list("DirectoryEntry")),
+        ),
+        op(
+            "get",
+            "/api/v1/orgs",
+            "organisations",
+            "Organisations in full: all for the ISAC administrator, one's own for others.",
+            None,
+            200,
+            Some(list("Org")),
+        ),
+        op(
+            "post",
+            "/api/v1/orgs",
+            "organisations",
+            "Register an organisation (ISAC administrator).",
+            Some("NewOrg"),
+            201,
+            Some(r("Org")),
+        ),
+        op(
+            "get",
+            "/api/v1/orgs/{name}",
+            "organisations",
+            "One organisation, with its STIX identity object.",
+            None,
+            200,
+            Some(r("Org")),
+        ),
+        op(
+            "patch",
+            "/api/v1/orgs/{name}",
+            "organisations",
+            "Change an organisation's anonymity or contacts (ISAC administrator, or the organisation's administrator).",
+            Some("OrgPatch"),
+            200,
+            Some(r("Org")),
+        ),
+        op(
+            "get",
+            "/api/v1/users",
+            "users",
+            "Users the caller manages (itself at least).",
+            None,
+            200,
+            Some(list("User")),
+        ),
+        op(
+            "post",
+            "/api/v1/users",
+            "users",
+            "Add a user to an organisation.",
+            Some("NewUser"),
+            201,
+            Some(r("User")),
+        ),
+        op(
+            "put",
+            "/api/v1/users/{name}/password",
+            "users",
+            "Set a user's password (argon2id-hashed).",
+            Some("Password"),
+            204,
+            None,
+        ),
+        op(
+            "get",
+            "/api/v1/tokens",
+            "tokens",
+            "API tokens the caller manages; never their secrets.",
+            None,
+            200,
+            Some(list("Token")),
+        ),
+        op(
+            "post",
+            "/api/v1/tokens",
+            "tokens",
+            "Issue an API token; the secret is in this answer only.",
+            Some("NewToken"),
+            201,
+            Some(r("CreatedToken")),
+        ),
+        op(
+            "delete",
+            "/api/v1/tokens/{id}",
+            "tokens",
+            "Revoke a token at once.",
+            None,
+            204,
+            None,
+        ),
+        op(
+            "get",
+            "/api/v1/groups",
+            "trust groups",
+            "Trust groups: all for the ISAC administrator, one's own organisation's for others.",
+            None,
+            200,
+            Some(list("Group")),
+        ),
+        op(
+            "post",
+            "/api/v1/groups",
+            "trust groups",
+            "Create a trust group (ISAC administrator).",
+            Some("NewGroup"),
+            201,
+            Some(r("Group")),
+        ),
+        op(
+            "put",
+            "/api/v1/groups/{group}/members/{org}",
+            "trust groups",
+            "Add an organisation to a trust group.",
+            None,
+            204,
+            None,
+        ),
+        op(
+            "delete",
+            "/api/v1/groups/{group}/members/{org}",
+            "trust groups",
+            "Remove an organisation from a trust group.",
+            None,
+            204,
+            None,
+        ),
+        op(
+            "get",
+            "/api/v1/feeds",
+            "feeds",
+            "Feeds with their default TLP and grants (ISAC administrator).",
+            None,
+            200,
+            Some(list("Feed")),
+        ),
+        op(
+            "post",
+            "/api/v1/feeds",
+            "feeds",
+            "Create a feed (a TAXII collection).",
+            Some("NewFeed"),
+            201,
+            Some(r("Feed")),
+        ),
+        op(
+            "put",
+            "/api/v1/feeds/{feed}/grants/{kind}/{name}",
+            "feeds",
+            "Set the rights of an organisation (kind 'org') or a trust group (kind 'group') on a feed.",
+            Some("GrantRights"),
+            200,
+            Some(r("Feed")),
+        ),
+        op(
+            "delete",
+            "/api/v1/feeds/{feed}/grants/{kind}/{name}",
+            "feeds",
+            "Take a grantee's rights on a feed away.",
+            None,
+            200,
+            Some(r("Feed")),
+        ),
+        Op {
+            query: &[
+                ("since", "Entries at or after this RFC 3339 time."),
+                (
+                    "action",
+                    "Only this action, or an area ending with '.' (auth.).",
+                ),
+                (
+                    "after",
+                    "Entries after this sequence number (paging; see the Link header).",
+                ),
+                ("limit", "Entries per page, at most 10000 (default 1000)."),
+            ],
+            ..op(
+                "get",
+                "/api/v1/audit",
+                "audit",
+                "The audit log as JSON lines, oldest first (ISAC administrator).",
+                None,
+                200,
+                None,
+            )
+        },
+        Op {
+            query: &[
+                (
+                    "q",
+                    "The value to look up: an address, network, domain, URL, e-mail address, hash, port or AS.",
+                ),
+                ("limit", "Hits at most."),
+            ],
+            ..op(
+                "get",
+                "/api/v1/search",
+                "search",
+                "Current objects, in the feeds and at the TLP the caller may read, that mention a value.",
+                None,
+                200,
+                Some(r("SearchResult")),
+            )
+        },
+    ]
+}
+
+fn schemas() -> Value {
+    let s = |v: Value| v;
+    let string = json!({"type": "string"});
+    let boolean = json!({"type": "boolean"});
+    let strings = json!({"type": "array", "items": {"type": "string"}});
+    let sector = json!({"type": "string", "enum": ["telecom", "broadcast", "security-vendor", "si-vendor", "finance", "government", "research", "other"]});
+    let role = json!({"type": "string", "enum": ["isac-admin", "org-admin", "analyst", "reader"]});
+    let tlp = json!({"type": "string", "enum": ["clear", "green", "amber", "amber+strict", "red"]});
+    let kind = json!({"type": "string", "enum": ["operator", "member", "partner"]});
+    json!({
+        "Error": s(json!({"type": "object", "required": ["title", "http_status"], "properties": {
+            "title": string, "description": string, "error_id": string, "http_status": string}})),
+        "Me": {"type": "object", "properties": {"user": string, "role": role, "org": string, "org_kind": kind, "read_only": boolean}},
+        "DirectoryEntry": {"type": "object", "properties": {"name": string, "kind": kind, "sector": sector, "country": string, "identity": string}},
+        "Org": {"type": "object", "properties": {"name": string, "kind": kind, "sector": sector, "country": string,
+            "contacts": strings, "anonymous": boolean, "identity": {"type": "object", "description": "The organisation's STIX 2.1 identity object."}, "created": string}},
+        "NewOrg": {"type": "object", "required": ["name", "sector", "country"], "additionalProperties": false, "properties": {
+            "name": string, "sector": sector, "country": {"type": "string", "pattern": "^[A-Za-z]{2}$"}, "contacts": strings,
+            "partner": boolean, "anonymous": boolean}},
+        "OrgPatch": {"type": "object", "additionalProperties": false, "properties": {"anonymous": boolean, "contacts": strings}},
+        "User": {"type": "object", "properties": {"name": string, "org": string, "role": role, "has_password": boolean, "created": string}},
+        "NewUser": {"type": "object", "required": ["org", "name", "role"], "additionalProperties": false, "properties": {
+            "org": string, "name": string, "role": role, "password": {"type": "string", "minLength": 12}}},
+        "Password": {"type": "object", "required": ["password"], "additionalProperties": false, "properties": {"password": {"type": "string", "minLength": 12}}},
+        "Token": {"type": "object", "properties": {"id": {"type": "integer"}, "user": string, "org": string, "name": string,
+            "read_only": boolean, "created": string, "expires": {"type": ["string", "null"]}, "revoked": {"type": ["string", "null"]}}},
+        "NewToken": {"type": "object", "required": ["user", "name"], "additionalProperties": false, "properties": {
+            "user": string, "name": string, "expires_days": {"type": "integer", "minimum": 1}, "read_only": boolean}},
+        "CreatedToken": {"type": "object", "properties": {"id": {"type": "integer"}, "token": string}},
+        "Group": {"type": "object", "properties": {"name": string, "members": strings}},
+        "NewGroup": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {"name": string}},
+        "Feed": {"type": "object", "properties": {"id": string, "name": string, "description": {"type": ["string", "null"]}, "default_tlp": tlp,
+            "grants": {"type": "array", "items": {"type": "object", "properties": {
+                "kind": {"type": "string", "enum": ["org", "group"]}, "name": string, "read": boolean, "write": boolean}}}}},
+        "NewFeed": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {"name": string, "description": string, "default_tlp": tlp}},
+        "GrantRights": {"type": "object", "additionalProperties": false, "properties": {"read": boolean, "write": boolean}},
+        "SearchResult": {"type": "object", "properties": {
+            "query": {"type": "object", "properties": {"kinds": strings, "values": strings}},
+            "results": {"type": "array", "items": {"type": "object", "properties": {
+                "collection_id": string, "feed": string, "object_id": string, "type": string, "version": string,
+                "date_added": string, "kind": string, "value": string}}}}},
+    })
+}
+
+fn path_params(path: &str) -> Vec<Value> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+        .collect()
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for op in ops() {
+        let mut params = path_params(op.path);
+        params.extend(op.query.iter().map(|(name, description)| {
+            json!({"name": name, "in": "query", "required": *name == "q", "description": description, "schema": {"type": "string"}})
+        }));
+        let success = match (&op.response, op.path) {
+            (Some(schema), _) => {
+                json!({"description": "Success.", "content": {"application/json": {"schema": schema}}})
+            }
+            (None, "/api/v1/audit") => {
+                json!({"description": "One JSON object per line.", "content": {"application/x-ndjson": {"schema": {"type": "string"}}}})
+            }
+            (None, _) => json!({"description": "Done."}),
+        };
+        let error = json!({"description": "A TAXII-style error message.", "content": {"application/json": {"schema": r("Error")}}});
+        let mut responses = Map::new();
+        responses.insert(op.status.to_string(), success);
+        for code in ["400", "401", "403", "404", "409", "429"] {
+            responses.insert(code.into(), error.clone());
+        }
+        let mut operation = json!({
+            "tags": [op.tag],
+            "summary": op.summary,
+            "operationId": format!("{}{}", op.method, op.path.replace(['/', '{', '}'], "_")),
+            "responses": responses,
+        });
+        if !params.is_empty() {
+            operation["parameters"] = Value::Array(params);
+        }
+        if let Some(req) = op.request {
+            operation["requestBody"] =
+                json!({"required": true, "content": {"application/json": {"schema": r(req)}}});
+        }
+        let entry = paths
+            .entry(op.path.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        entry[op.method] = operation;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "isac-relay administration and search API",
+            "version": "1",
+            "description": "The relay's own JSON API beside TAXII 2.1 (served under /taxii2/). Authenticate with 'Authorization: Bearer TOKEN', or HTTP Basic with a user name and its token or password. Errors are TAXII-style error messages.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}, {"basic": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "basic": {"type": "http", "scheme": "basic"},
+            },
+            "schemas": schemas(),
+        },
+    })
+}
