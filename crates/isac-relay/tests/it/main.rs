@@ -1,9 +1,11 @@
 //! Integration tests of the relay: the real server on port 0, a temporary data directory, and
 //! a real HTTP client. `taxii` runs the server in-process; `cli` and `crash` run the binary.
 
+mod access;
 mod cli;
 mod crash;
 mod helpers;
+mod members;
 mod paging;
 mod search;
 mod taxii;
