@@ -2,10 +2,12 @@
 //! a real HTTP client. `taxii` runs the server in-process; `cli` and `crash` run the binary.
 
 mod access;
+mod admin_cli;
 mod cli;
 mod crash;
 mod helpers;
 mod members;
+mod openapi;
 mod paging;
 mod search;
 mod taxii;
