@@ -5,4 +5,4 @@
 
 mod sqlite;
 
-pub use sqlite::{SqliteStore, StoreOpenError};
+pub use sqlite::{DB_FILE, SqliteStore, StoreOpenError};

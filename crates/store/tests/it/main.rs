@@ -45,7 +45,26 @@ mod sqlite {
         closed_store_refuses_work,
         observables_are_indexed_per_current_version,
         tokens_expire_and_are_revoked,
+        visibility_in_queries_agrees_with_the_policy,
+        changes_are_checked_and_audited,
     );
+
+    /// The audit table refuses updates and deletes, whoever opens the file.
+    #[tokio::test]
+    async fn the_audit_log_is_append_only() {
+        let f = fresh();
+        crate::suite::seed(&f.store).await;
+        f.store.close().await;
+        let conn = rusqlite::Connection::open(f.dir.path().join(store::DB_FILE)).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM audit", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+        for sql in ["UPDATE audit SET actor = 'x'", "DELETE FROM audit"] {
+            let err = conn.execute(sql, []).unwrap_err().to_string();
+            assert!(err.contains("append-only"), "{sql}: {err}");
+        }
+    }
 
     #[tokio::test]
     async fn reopening_keeps_data_and_token_key() {

@@ -630,3 +630,285 @@ pub async fn tokens_expire_and_are_revoked(store: Arc<dyn Store>) {
     assert_eq!(list.len(), 3);
     assert!(list[1].revoked.is_some() && list[1].read_only);
 }
+
+fn new_org(name: &str) -> Change {
+    Change::CreateOrg {
+        org: relay_core::NewOrg {
+            name: name.into(),
+            kind: relay_core::OrgKind::Member,
+            sector: relay_core::Sector::Telecom,
+            country: "JP".into(),
+            contacts: Vec::new(),
+            anonymous: false,
+        },
+        identity: format!("identity--{}", uuid::Uuid::new_v4()),
+    }
+}
+
+/// Every TLP, posted by two organisations, TLP:RED with and without a recipient, one of them
+/// anonymised: the store's queries and searches must show exactly what `Visibility::permits`
+/// allows, and the original body only where `shows_submitter` does.
+pub async fn visibility_in_queries_agrees_with_the_policy(store: Arc<dyn Store>) {
+    use relay_core::store::ObservableQuery;
+    use stix::observable::{Kind, Observable};
+    let feed = seed(&store).await;
+    let org2 = store
+        .apply(new_org("Two"), entry("org.create"))
+        .await
+        .unwrap();
+    let org3 = store
+        .apply(new_org("Three"), entry("org.create"))
+        .await
+        .unwrap();
+    let mut expected = Vec::new();
+    let mut n = 0;
+    for tlp in Tlp::ALL {
+        for poster in [org2, org3] {
+            for recipients in [vec![], vec![org3]] {
+                if tlp != Tlp::Red && !recipients.is_empty() {
+                    continue;
+                }
+                n += 1;
+                let id = format!("indicator--00000000-0000-4000-8000-{n:012}");
+                let mut o = obj(&id, "indicator", Some("2024-01-01T00:00:00Z"));
+                o.tlp = tlp;
+                o.recipients = recipients.clone();
+                o.observables = vec![Observable {
+                    kind: Kind::Domain,
+                    value: "shared.example".into(),
+                }];
+                if n % 3 == 0 {
+                    o.original_body = Some(format!("{{\"id\":\"{id}\",\"original\":true}}"));
+                }
+                let mut request = add(&feed, vec![o]);
+                request.poster_org = poster;
+                store.add_objects(request).await.unwrap();
+                expected.push((id, tlp, poster, recipients, n % 3 == 0));
+            }
+        }
+    }
+    let views = [
+        all(),
+        Visibility {
+            everything: false,
+            open_up_to: None,
+            org: 99,
+        },
+        Visibility {
+            everything: false,
+            open_up_to: None,
+            org: org3,
+        },
+        Visibility {
+            everything: false,
+            open_up_to: Some(Tlp::Clear),
+            org: org2,
+        },
+        Visibility {
+            everything: false,
+            open_up_to: Some(Tlp::Green),
+            org: org3,
+        },
+        Visibility {
+            everything: false,
+            open_up_to: Some(Tlp::Amber),
+            org: 99,
+        },
+        Visibility {
+            everything: false,
+            open_up_to: Some(Tlp::AmberStrict),
+            org: 1,
+        },
+    ];
+    for v in &views {
+        let page = store.query_objects(&feed.id, &query(), v).await.unwrap();
+        let got: Vec<&str> = page.objects.iter().map(|o| o.id.as_str()).collect();
+        let want: Vec<&str> = expected
+            .iter()
+            .filter(|(_, tlp, poster, rec, _)| v.permits(*tlp, *poster, rec))
+            .map(|(id, ..)| id.as_str())
+            .collect();
+        assert_eq!(got, want, "{v:?}");
+        for o in &page.objects {
+            let (_, _, poster, _, anonymised) =
+                expected.iter().find(|(id, ..)| *id == o.id).unwrap();
+            let original = o.body.as_deref().unwrap().contains("\"original\":true");
+            assert_eq!(
+                original,
+                *anonymised && v.shows_submitter(*poster),
+                "{v:?} {}",
+                o.id
+            );
+        }
+        let hits = store
+            .search_observables(&ObservableQuery {
+                feeds: vec![(feed.id.clone(), v.clone())],
+                kinds: vec!["domain".into()],
+                values: vec!["shared.example".into()],
+                limit: 1000,
+            })
+            .await
+            .unwrap();
+        let mut found: Vec<&str> = hits.iter().map(|h| h.object_id.as_str()).collect();
+        found.sort_unstable();
+        let mut want = want.clone();
+        want.sort_unstable();
+        assert_eq!(found, want, "search {v:?}");
+    }
+}
+
+/// Changes name what is missing or taken and change nothing then; each change that succeeds
+/// leaves exactly one audit entry; principals carry their organisation and trust groups.
+pub async fn changes_are_checked_and_audited(store: Arc<dyn Store>) {
+    use relay_core::{AuditQuery, GranteeName, Role};
+    assert!(store.bootstrap_admin("admin", [1u8; 32]).await.unwrap());
+    let feed = seed(&store).await; // one audited change
+    let org = store
+        .apply(new_org("Member"), entry("org.create"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.apply(new_org("Member"), entry("x")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let user = |org: &str, name: &str| Change::CreateUser {
+        org: org.into(),
+        name: name.into(),
+        role: Role::Analyst,
+        password_hash: None,
+    };
+    store
+        .apply(user("Member", "ana"), entry("user.create"))
+        .await
+        .unwrap();
+    for (change, missing) in [
+        (user("Nowhere", "bob"), true),
+        (user("Member", "ana"), false),
+        (
+            Change::AddMember {
+                group: "g".into(),
+                org: "Member".into(),
+            },
+            true,
+        ),
+    ] {
+        let r = store.apply(change, entry("x")).await;
+        assert!(
+            if missing {
+                matches!(r, Err(StoreError::NotFound(_)))
+            } else {
+                matches!(r, Err(StoreError::Conflict(_)))
+            },
+            "{r:?}"
+        );
+    }
+    let group = store
+        .apply(
+            Change::CreateGroup { name: "g".into() },
+            entry("group.create"),
+        )
+        .await
+        .unwrap();
+    let member = Change::AddMember {
+        group: "g".into(),
+        org: "Member".into(),
+    };
+    store
+        .apply(member.clone(), entry("group.member.add"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.apply(member, entry("x")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let grant = |grantee: GranteeName, read| Change::Grant {
+        feed: feed.id.clone(),
+        grantee,
+        read,
+        write: true,
+    };
+    store
+        .apply(
+            grant(GranteeName::Group("g".into()), true),
+            entry("feed.grant"),
+        )
+        .await
+        .unwrap();
+    // Granting again replaces the rights.
+    store
+        .apply(
+            grant(GranteeName::Group("g".into()), false),
+            entry("feed.grant"),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .apply(grant(GranteeName::Org("Nobody".into()), true), entry("x"))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    let f = store.find_feed(&feed.id).await.unwrap().unwrap();
+    assert_eq!(f.grants.len(), 1);
+    assert!(!f.grants[0].read && f.grants[0].write);
+
+    create_token(
+        &store,
+        NewToken {
+            user_name: "ana".into(),
+            name: "t".into(),
+            hash: [5u8; 32],
+            read_only: false,
+            expires: None,
+        },
+    )
+    .await
+    .unwrap();
+    let p = store
+        .principal_for_token([5u8; 32], Timestamp::now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (p.org_id, p.org_name.as_str(), p.role),
+        (org, "Member", Role::Analyst)
+    );
+    assert_eq!(p.groups, [group]);
+    let login = store.login("ana").await.unwrap().unwrap();
+    assert_eq!(login.principal.org_id, org);
+    assert!(login.password_hash.is_none());
+
+    let log = store
+        .audit_log(&AuditQuery {
+            since: None,
+            after_seq: None,
+            action: None,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    let actions: Vec<&str> = log.iter().map(|r| r.entry.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "feed.create",
+            "org.create",
+            "user.create",
+            "group.create",
+            "group.member.add",
+            "feed.grant",
+            "feed.grant",
+            "token.create"
+        ]
+    );
+    let paged = store
+        .audit_log(&AuditQuery {
+            since: None,
+            after_seq: Some(log[5].seq),
+            action: Some("feed.".into()),
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    assert_eq!(paged.len(), 1);
+}
