@@ -125,7 +125,7 @@ fn query() -> ObjectQuery {
 
 /// How many object versions a query returns.
 async fn count(store: &Arc<dyn Store>, feed: &Feed, q: &ObjectQuery) -> usize {
-    query_all(&store, &feed.id, q).await.unwrap().objects.len()
+    query_all(store, &feed.id, q).await.unwrap().objects.len()
 }
 
 /// Creates the TEST feed and returns it.
@@ -137,7 +137,7 @@ pub async fn seed(store: &Arc<dyn Store>) -> Feed {
         default_tlp: Tlp::Green,
         grants: Vec::new(),
     };
-    create_feed(&store, &feed).await.unwrap();
+    create_feed(store, &feed).await.unwrap();
     feed
 }
 
