@@ -36,16 +36,24 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now() { date -u +%Y-%m-%dT%H:%M:%S.%6NZ; }
 
-# isac-relay, with two feeds: BENCH for (a)/(b), BIG for (c).
-$RELAY feed add BENCH --data "$OUT/relay" >/dev/null
-$RELAY feed add BIG --data "$OUT/relay" >/dev/null
-$RELAY feed add SMALL --data "$OUT/relay" >/dev/null
+# isac-relay, with three feeds: SMALL and BENCH for (a)/(b), BIG for (c). The load runs as an
+# analyst of a member organisation whose trust group is granted the feeds, so that every read
+# pays what a member's does: the TLP visibility clause and an audit entry per request.
+for f in BENCH BIG SMALL; do $RELAY feed add "$f" --data "$OUT/relay" >/dev/null; done
+$RELAY org add BenchMember --sector telecom --country JP --data "$OUT/relay" >/dev/null
+$RELAY user add BenchMember bench --role analyst --data "$OUT/relay" >/dev/null
+$RELAY group add bench-wg --data "$OUT/relay" >/dev/null
+$RELAY group member add bench-wg BenchMember --data "$OUT/relay" >/dev/null
+for f in BENCH BIG SMALL; do
+  $RELAY feed grant "$f" --group bench-wg --read --write --data "$OUT/relay" >/dev/null
+done
+MEMBER=$($RELAY token create bench --name bench --data "$OUT/relay" | tail -1)
 ISAC_RELAY_ADMIN_TOKEN=$TOKEN $RELAY serve --data "$OUT/relay" --listen 127.0.0.1:0 >"$OUT/relay.out" 2>"$OUT/relay.err" &
 RPID=$!; PIDS+=("$RPID")
 for _ in $(seq 100); do grep -q '^listening on' "$OUT/relay.out" 2>/dev/null && break; sleep 0.1; done
 RURL=$(sed -n 's/^listening on //p' "$OUT/relay.out")
 [ -n "$RURL" ] || { echo "isac-relay did not start"; cat "$OUT/relay.err"; exit 1; }
-R=(--token "$TOKEN")
+R=(--token "$MEMBER")
 RCOL="$RURL/taxii2/isac/collections"
 
 # medallion, from PyPI in its own venv.

@@ -39,18 +39,32 @@ pub enum ThrottleKey {
 
 /// Grows past this many keys only after expired ones are dropped.
 const PRUNE_AT: usize = 10_000;
+/// Past this many keys (someone trying many account names or addresses), keys that are not
+/// locked are dropped too: memory stays bounded, and what is locked stays locked.
+const HARD_CAP: usize = 100_000;
 
 #[derive(Debug)]
 pub struct LoginThrottle {
     config: ThrottleConfig,
-    failures: Mutex<HashMap<ThrottleKey, VecDeque<Instant>>>,
+    failures: Mutex<Table>,
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    keys: HashMap<ThrottleKey, VecDeque<Instant>>,
+    /// The size at which the table is pruned next: pruning walks every key, so it runs only
+    /// when the table has doubled since the last time.
+    next_prune: usize,
 }
 
 impl LoginThrottle {
     pub fn new(config: ThrottleConfig) -> Self {
         LoginThrottle {
             config,
-            failures: Mutex::new(HashMap::new()),
+            failures: Mutex::new(Table {
+                keys: HashMap::new(),
+                next_prune: PRUNE_AT,
+            }),
         }
     }
 
@@ -68,7 +82,7 @@ impl LoginThrottle {
         };
         let mut wait = Duration::ZERO;
         for key in keys {
-            if let Some(q) = table.get_mut(key) {
+            if let Some(q) = table.keys.get_mut(key) {
                 expire(q, now, self.config.window);
                 if q.len() >= self.limit(key).max(1)
                     && let Some(oldest) = q.front()
@@ -91,17 +105,28 @@ impl LoginThrottle {
         let Ok(mut table) = self.failures.lock() else {
             return false;
         };
-        if table.len() >= PRUNE_AT {
+        if table.keys.len() >= table.next_prune {
             let window = self.config.window;
-            table.retain(|_, q| {
+            table.keys.retain(|_, q| {
                 expire(q, now, window);
                 !q.is_empty()
             });
+            if table.keys.len() >= HARD_CAP {
+                let (per_account, per_source) = (self.config.per_account, self.config.per_source);
+                table.keys.retain(|k, q| {
+                    q.len()
+                        >= match k {
+                            ThrottleKey::Account(_) => per_account,
+                            ThrottleKey::Source(_) => per_source,
+                        }
+                });
+            }
+            table.next_prune = (table.keys.len() * 2).clamp(PRUNE_AT, HARD_CAP);
         }
         let mut locked = false;
         for key in keys {
             let limit = self.limit(key);
-            let q = table.entry(key.clone()).or_default();
+            let q = table.keys.entry(key.clone()).or_default();
             expire(q, now, self.config.window);
             q.push_back(now);
             // Never keep more than the limit needs.
@@ -117,7 +142,7 @@ impl LoginThrottle {
     /// must not reset a guessing address).
     pub fn record_success(&self, account: &str) {
         if let Ok(mut table) = self.failures.lock() {
-            table.remove(&ThrottleKey::Account(account.to_owned()));
+            table.keys.remove(&ThrottleKey::Account(account.to_owned()));
         }
     }
 }
@@ -167,6 +192,27 @@ mod tests {
         assert!(t.check(&bob, start + Duration::from_secs(6)).is_err());
         // The window passes: the oldest failures expire.
         assert_eq!(t.check(&alice, start + Duration::from_secs(61)), Ok(()));
+    }
+
+    #[test]
+    fn many_keys_stay_bounded_and_locks_survive() {
+        let t = LoginThrottle::new(ThrottleConfig {
+            per_account: 2,
+            per_source: 1_000_000,
+            window: Duration::from_secs(600),
+        });
+        let now = Instant::now();
+        let locked = [ThrottleKey::Account("victim".into())];
+        t.record_failure(&locked, now);
+        t.record_failure(&locked, now);
+        for i in 0..HARD_CAP + 10 {
+            t.record_failure(&[ThrottleKey::Account(format!("guess{i}"))], now);
+        }
+        assert!(t.failures.lock().unwrap().keys.len() <= HARD_CAP);
+        assert!(
+            t.check(&locked, now).is_err(),
+            "the lock survives the pruning"
+        );
     }
 
     #[test]
