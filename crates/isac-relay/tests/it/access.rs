@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TAXII, TestApp, new_id, spawn_app};
+use crate::helpers::{TAXII, TestApp, json_api, new_id, spawn_app};
 
 const CLEAR: &str = "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487";
 const WHITE: &str = "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9";
@@ -171,23 +171,9 @@ fn expected(v: &Viewer, o: &Obj) -> bool {
 }
 
 async fn api(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> Value {
-    let mut req = app
-        .req(method.clone(), path)
-        .header("Accept", "application/json");
-    if let Some(b) = body {
-        req = req
-            .header("Content-Type", "application/json")
-            .body(b.to_string());
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status();
-    let text = r.text().await.unwrap();
-    assert!(status.is_success(), "{method} {path}: {status} {text}");
-    if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap()
-    }
+    let (status, v) = json_api(app, crate::helpers::TOKEN, method.clone(), path, body).await;
+    assert!(status.is_success(), "{method} {path}: {status} {v}");
+    v
 }
 
 /// Sets up the scenario through the admin HTTP API; returns the viewers (one per organisation

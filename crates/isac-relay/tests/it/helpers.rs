@@ -139,6 +139,36 @@ pub async fn assert_taxii_error(r: Response, status: StatusCode) -> Value {
     body
 }
 
+/// Calls the relay's JSON API with a token; returns the status and the body (JSON, a string, or
+/// null when empty).
+pub async fn json_api(
+    app: &TestApp,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = app
+        .client
+        .request(method, app.url(path))
+        .bearer_auth(token)
+        .header("Accept", "application/json");
+    if let Some(b) = body {
+        req = req
+            .header("Content-Type", "application/json")
+            .body(b.to_string());
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    let v = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, v)
+}
+
 pub fn new_id(ty: &str) -> String {
     format!("{ty}--{}", uuid::Uuid::new_v4())
 }

@@ -11,7 +11,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::access::RECIPIENTS;
-use crate::helpers::{TAXII, TestApp, assert_taxii_error, new_id, spawn_app, spawn_app_with};
+use crate::helpers::{
+    TAXII, TestApp, assert_taxii_error, json_api as call, new_id, spawn_app, spawn_app_with,
+};
 
 /// Calls the admin API as the ISAC administrator; returns the status and the JSON body.
 async fn admin(
@@ -21,34 +23,6 @@ async fn admin(
     body: Option<Value>,
 ) -> (StatusCode, Value) {
     call(app, crate::helpers::TOKEN, method, path, body).await
-}
-
-async fn call(
-    app: &TestApp,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = app
-        .client
-        .request(method, app.url(path))
-        .bearer_auth(token)
-        .header("Accept", "application/json");
-    if let Some(b) = body {
-        req = req
-            .header("Content-Type", "application/json")
-            .body(b.to_string());
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status();
-    let text = r.text().await.unwrap();
-    let v = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    };
-    (status, v)
 }
 
 async fn org(app: &TestApp, name: &str, anonymous: bool) -> String {
@@ -455,33 +429,23 @@ async fn roles_and_tokens_bound_what_members_may_do() {
     )
     .await;
     assert_eq!(s, StatusCode::CREATED);
-    let (s, _) = call(
-        &app,
-        &boss,
-        Method::POST,
-        "/api/v1/users",
-        Some(json!({"org": "Rival", "name": "mole", "role": "analyst"})),
-    )
-    .await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, _) = call(
-        &app,
-        &boss,
-        Method::POST,
-        "/api/v1/users",
-        Some(json!({"org": "ISAC", "name": "root2", "role": "isac-admin"})),
-    )
-    .await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, _) = call(
-        &app,
-        &boss,
-        Method::POST,
-        "/api/v1/orgs",
-        Some(json!({"name": "X", "sector": "other", "country": "JP"})),
-    )
-    .await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
+    for (path, body) in [
+        (
+            "/api/v1/users",
+            json!({"org": "Rival", "name": "mole", "role": "analyst"}),
+        ),
+        (
+            "/api/v1/users",
+            json!({"org": "ISAC", "name": "root2", "role": "isac-admin"}),
+        ),
+        (
+            "/api/v1/orgs",
+            json!({"name": "X", "sector": "other", "country": "JP"}),
+        ),
+    ] {
+        let (s, _) = call(&app, &boss, Method::POST, path, Some(body.clone())).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    }
     // It sees its organisation's tokens, not the rival's, and cannot revoke those.
     let (_, tokens) = call(&app, &boss, Method::GET, "/api/v1/tokens", None).await;
     let orgs: Vec<&str> = tokens
@@ -566,6 +530,20 @@ async fn roles_and_tokens_bound_what_members_may_do() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
+/// Organisations, users, groups and feeds as the ISAC administrator sees them.
+async fn snapshot(app: &TestApp) -> Vec<Value> {
+    let mut all = Vec::new();
+    for path in [
+        "/api/v1/orgs",
+        "/api/v1/users",
+        "/api/v1/groups",
+        "/api/v1/feeds",
+    ] {
+        all.push(admin(app, Method::GET, path, None).await.1);
+    }
+    all
+}
+
 /// Bad administrative input gets a clear error and changes nothing.
 #[tokio::test]
 async fn bad_admin_input_is_refused_and_changes_nothing() {
@@ -578,12 +556,7 @@ async fn bad_admin_input_is_refused_and_changes_nothing() {
         Some(json!({"name": "wg"})),
     )
     .await;
-    let before = (
-        admin(&app, Method::GET, "/api/v1/orgs", None).await.1,
-        admin(&app, Method::GET, "/api/v1/users", None).await.1,
-        admin(&app, Method::GET, "/api/v1/groups", None).await.1,
-        admin(&app, Method::GET, "/api/v1/feeds", None).await.1,
-    );
+    let before = snapshot(&app).await;
     let cases: Vec<(Method, &str, Option<Value>, StatusCode, &str)> = vec![
         (
             Method::POST,
@@ -718,11 +691,5 @@ async fn bad_admin_input_is_refused_and_changes_nothing() {
         let d = v["description"].as_str().unwrap_or_default();
         assert!(d.contains(why), "{method} {path}: '{d}' should say '{why}'");
     }
-    let after = (
-        admin(&app, Method::GET, "/api/v1/orgs", None).await.1,
-        admin(&app, Method::GET, "/api/v1/users", None).await.1,
-        admin(&app, Method::GET, "/api/v1/groups", None).await.1,
-        admin(&app, Method::GET, "/api/v1/feeds", None).await.1,
-    );
-    assert_eq!(before, after);
+    assert_eq!(snapshot(&app).await, before);
 }

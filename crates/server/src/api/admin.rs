@@ -587,15 +587,8 @@ async fn audit(
     Caller(who): Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let params: Vec<(String, String)> = q
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default();
-    let get = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let params = super::Params::parse(q);
+    let get = |name: &str| params.get(name);
     let since = get("since")
         .map(|t| {
             Timestamp::parse(t).map_err(|e| Error::Invalid(format!("invalid since '{t}': {e}")))

@@ -43,6 +43,26 @@ async fn json_media_type(req: axum::extract::Request, next: middleware::Next) ->
     resp
 }
 
+/// The decoded query parameters of a request.
+pub(crate) struct Params(Vec<(String, String)>);
+
+impl Params {
+    pub(crate) fn parse(raw: Option<String>) -> Params {
+        Params(
+            raw.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+                .unwrap_or_default(),
+        )
+    }
+
+    /// The first value of a parameter.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// `GET /api/v1/openapi.json`: the API's description; no authentication needed.
 async fn openapi_json() -> Response {
     crate::taxii::json(axum::http::StatusCode::OK, &openapi::document())
@@ -80,15 +100,8 @@ async fn search(
     Caller(who): Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let params: Vec<(String, String)> = q
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default();
-    let get = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let params = Params::parse(q);
+    let get = |name: &str| params.get(name);
     let value = get("q").ok_or_else(|| {
         Error::Invalid("the parameter q (the value to search for) is required".into())
     })?;
