@@ -152,9 +152,14 @@ impl Relay {
                 if locked {
                     detail.push_str("; limit reached, further attempts are refused for a while");
                 }
+                // The name is the client's to choose: bounded, so that the log stays readable.
+                let actor = account.map_or_else(
+                    || "-".to_owned(),
+                    |a| a.chars().take(MAX_LOGGED_NAME).collect(),
+                );
                 let entry = AuditEntry {
                     at: Timestamp::now(),
-                    actor: account.unwrap_or_else(|| "-".into()),
+                    actor,
                     org: None,
                     source,
                     action: "auth.failure".into(),
@@ -246,6 +251,9 @@ impl Relay {
         }
     }
 }
+
+/// How much of an unknown user name a failed login records.
+const MAX_LOGGED_NAME: usize = 100;
 
 /// Why credentials were not accepted: refused (audited, counted), or the store failed.
 enum Failure {
