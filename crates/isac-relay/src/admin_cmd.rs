@@ -619,7 +619,8 @@ where
 {
     let config = load_config(data, None)?;
     offline(&config, |relay| async move {
-        let me = relay.local_admin().await?;
+        let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+        let me = relay.local_admin(&user).await?;
         action(relay, me).await
     })
     .await

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::cli::{BIN, client, run_cli, start};
+use crate::cli::{BIN, get_json, run_cli, start};
 
 /// Runs a command and returns its stdout, asserting success.
 fn ok(args: &[&str]) -> String {
@@ -230,16 +230,7 @@ async fn members_groups_and_grants_are_administered_offline_and_audited() {
         .unwrap()
         .to_owned();
     let s = start(dir.path(), None, &[], &[]);
-    let cols: Value = client()
-        .get(format!("{}/taxii2/isac/collections/", s.base))
-        .bearer_auth(&token)
-        .header("Accept", "application/taxii+json;version=2.1")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cols = get_json(&format!("{}/taxii2/isac/collections/", s.base), &token).await;
     let c2 = cols["collections"]
         .as_array()
         .unwrap()

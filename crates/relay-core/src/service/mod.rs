@@ -220,17 +220,17 @@ impl Relay {
     }
 
     /// The principal for offline administration on the data directory: whoever can open the
-    /// store's files is the ISAC administrator, acting as the local system user.
-    pub async fn local_admin(&self) -> Result<Principal, Error> {
+    /// store's files is the ISAC administrator. `actor` names it in the audit log (the binary
+    /// passes the local system user).
+    pub async fn local_admin(&self, actor: &str) -> Result<Principal, Error> {
         let org = self
             .store
             .find_org(OPERATOR_ORG)
             .await?
             .ok_or_else(|| Error::NotFound("the operator organisation is missing".into()))?;
-        let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
         Ok(Principal {
             user_id: 0,
-            user_name: format!("local:{who}"),
+            user_name: format!("local:{actor}"),
             role: Role::IsacAdmin,
             org_id: org.id,
             org_name: org.name,

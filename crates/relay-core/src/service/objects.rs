@@ -35,7 +35,7 @@ impl Relay {
                 description: Some("For trying things out.".into()),
                 default_tlp: Tlp::Green,
             };
-            let admin = self.local_admin().await?;
+            let admin = self.local_admin("relay").await?;
             match self.add_feed(&admin, test).await {
                 Ok(_) | Err(Error::Conflict(_)) => {}
                 Err(e) => return Err(e),
@@ -253,7 +253,17 @@ impl Relay {
                 limit: self.config.max_content_length,
             });
         }
-        let orgs = self.store.list_orgs().await?;
+        // Organisations are needed only to anonymise or to resolve TLP:RED recipients; most
+        // posts do neither, and skip the read. (An extension key spelled with JSON escapes is
+        // missed here; its recipients then do not resolve and the object is refused, never
+        // shown to anyone.)
+        let names_recipients =
+            memchr::memmem::find(body, tlp::RECIPIENTS_EXTENSION.as_bytes()).is_some();
+        let orgs = if who.org_anonymous || names_recipients {
+            self.store.list_orgs().await?
+        } else {
+            Vec::new()
+        };
         let anonymise_as = if who.org_anonymous {
             orgs.iter()
                 .find(|o| o.kind == crate::org::OrgKind::Operator)

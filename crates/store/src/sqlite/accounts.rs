@@ -368,10 +368,10 @@ pub fn bootstrap_admin(
     Ok(true)
 }
 
-const PRINCIPAL_COLUMNS: &str =
-    "u.id, u.name, u.role, o.id, o.name, o.kind, o.anonymous, u.password";
+/// What a principal is made of; `principal_row` reads them in this order.
+const PRINCIPAL_COLUMNS: &str = "u.id, u.name, u.role, o.id, o.name, o.kind, o.anonymous";
 
-/// Builds a principal from a row of `PRINCIPAL_COLUMNS` (at `offset`) and its groups.
+/// Builds a principal from the values of `PRINCIPAL_COLUMNS` and its organisation's groups.
 fn principal_from(
     conn: &Connection,
     row: (i64, String, String, i64, String, String, bool),
@@ -447,7 +447,8 @@ pub fn principal_for_token(
 
 pub fn login(conn: &Connection, user_name: &str) -> Result<Option<Login>, StoreError> {
     let sql = format!(
-        "SELECT {PRINCIPAL_COLUMNS} FROM users u JOIN orgs o ON o.id = u.org WHERE u.name = ?1"
+        "SELECT {PRINCIPAL_COLUMNS}, u.password FROM users u JOIN orgs o ON o.id = u.org
+          WHERE u.name = ?1"
     );
     let row = conn
         .prepare_cached(&sql)
