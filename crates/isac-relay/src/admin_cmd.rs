@@ -6,7 +6,10 @@ use std::io::Read as _;
 
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
-use relay_core::{AuditQuery, GranteeName, NewFeed, NewOrg, OrgKind, Relay, Role, Sector, Tlp};
+use relay_core::{
+    AuditQuery, FeedKind, FeedSettings, GranteeName, NewFeed, NewOrg, OrgKind, Relay, Role, Sector,
+    Severity, Tlp, Volume,
+};
 use stix::Timestamp;
 
 use crate::{DataArgs, load_config, offline, say};
@@ -22,6 +25,14 @@ fn parse_role(s: &str) -> Result<Role, String> {
 fn parse_tlp(s: &str) -> Result<Tlp, String> {
     Tlp::parse(s)
         .ok_or_else(|| "unknown TLP level; one of clear, green, amber, amber+strict, red".into())
+}
+
+pub(crate) fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::parse(s)
+}
+
+fn parse_volume(s: &str) -> Result<Volume, String> {
+    Volume::parse(s)
 }
 
 fn parse_time(s: &str) -> Result<Timestamp, String> {
@@ -206,10 +217,52 @@ pub enum FeedCommand {
         /// The TLP of objects posted without one
         #[arg(long, value_parser = parse_tlp, default_value = "green")]
         tlp: Tlp,
+        /// urgent, important or informational
+        #[arg(long, value_parser = parse_severity, default_value = "important")]
+        severity: Severity,
+        /// The expected volume: many, medium or few
+        #[arg(long, value_parser = parse_volume, default_value = "medium")]
+        volume: Volume,
+        /// A feed for trying things out: never in Default, never exported or federated
+        #[arg(long)]
+        test: bool,
+        /// Route objects posted here by title and rules (unrouted ones stay here)
+        #[arg(long)]
+        inbox: bool,
         #[command(flatten)]
         data: DataArgs,
     },
-    /// List the feeds: name, collection id, default TLP, grants, description.
+    /// Change a feed's settings.
+    Set {
+        feed: String,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long, value_parser = parse_tlp)]
+        tlp: Option<Tlp>,
+        #[arg(long, value_parser = parse_severity)]
+        severity: Option<Severity>,
+        #[arg(long, value_parser = parse_volume)]
+        volume: Option<Volume>,
+        /// Whether posts are routed by title and rules
+        #[arg(long)]
+        inbox: Option<bool>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Retire a feed: it takes no new objects and is no routing target; its objects stay.
+    Retire {
+        feed: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Bring a retired feed back.
+    Restore {
+        feed: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// List the feeds: name, collection id, kind, severity, volume, default TLP, status,
+    /// grants, description.
     List {
         #[command(flatten)]
         data: DataArgs,
@@ -503,37 +556,75 @@ pub async fn feed(cmd: FeedCommand) -> Result<()> {
             name,
             description,
             tlp,
+            severity,
+            volume,
+            test,
+            inbox,
             data,
         } => {
             run(&data, |relay, me| async move {
-                let feed = relay
-                    .add_feed(
-                        &me,
-                        NewFeed {
-                            name,
-                            description,
-                            default_tlp: tlp,
-                        },
-                    )
-                    .await?;
+                let new = NewFeed {
+                    name,
+                    description,
+                    default_tlp: tlp,
+                    severity,
+                    volume,
+                    kind: if test {
+                        FeedKind::Test
+                    } else {
+                        FeedKind::Regular
+                    },
+                    inbox,
+                };
+                let feed = relay.add_feed(&me, new).await?;
                 say(&format!(
-                    "created feed {} (collection {}, default {})",
-                    feed.name, feed.id, feed.default_tlp
+                    "created feed {} (collection {}, {}, {}, default {})",
+                    feed.name,
+                    feed.id,
+                    feed.severity.as_str(),
+                    feed.volume.as_str(),
+                    feed.default_tlp
                 ))
             })
             .await
         }
+        FeedCommand::Set {
+            feed,
+            description,
+            tlp,
+            severity,
+            volume,
+            inbox,
+            data,
+        } => {
+            let settings = FeedSettings {
+                description,
+                default_tlp: tlp,
+                severity,
+                volume,
+                inbox,
+                retired: None,
+            };
+            set_feed(&data, feed, settings).await
+        }
+        FeedCommand::Retire { feed, data } => {
+            let settings = FeedSettings {
+                retired: Some(true),
+                ..FeedSettings::default()
+            };
+            set_feed(&data, feed, settings).await
+        }
+        FeedCommand::Restore { feed, data } => {
+            let settings = FeedSettings {
+                retired: Some(false),
+                ..FeedSettings::default()
+            };
+            set_feed(&data, feed, settings).await
+        }
         FeedCommand::List { data } => {
             run(&data, |relay, me| async move {
                 for f in relay.feeds_with_grants(&me).await? {
-                    say(&format!(
-                        "{}\t{}\t{}\t{}\t{}",
-                        f.name,
-                        f.id,
-                        f.default_tlp.as_str(),
-                        grants_text(&f),
-                        f.description.clone().unwrap_or_default()
-                    ))?;
+                    say(&feed_line(&f))?;
                 }
                 Ok(())
             })
@@ -566,6 +657,33 @@ pub async fn feed(cmd: FeedCommand) -> Result<()> {
             .await
         }
     }
+}
+
+fn feed_line(f: &relay_core::Feed) -> String {
+    format!(
+        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+        f.name,
+        f.id,
+        f.kind.as_str(),
+        f.severity.as_str(),
+        f.volume.as_str(),
+        f.default_tlp.as_str(),
+        match (f.retired, f.inbox) {
+            (true, _) => "retired",
+            (false, true) => "inbox",
+            (false, false) => "active",
+        },
+        grants_text(f),
+        f.description.clone().unwrap_or_default()
+    )
+}
+
+async fn set_feed(data: &DataArgs, feed: String, settings: FeedSettings) -> Result<()> {
+    run(data, |relay, me| async move {
+        let f = relay.update_feed(&me, &feed, settings).await?;
+        say(&feed_line(&f))
+    })
+    .await
 }
 
 pub async fn audit(args: AuditArgs) -> Result<()> {
@@ -612,7 +730,7 @@ pub async fn audit(args: AuditArgs) -> Result<()> {
 }
 
 /// Runs one action on the data directory as the local administrator.
-async fn run<F, Fut>(data: &DataArgs, action: F) -> Result<()>
+pub(crate) async fn run<F, Fut>(data: &DataArgs, action: F) -> Result<()>
 where
     F: FnOnce(Relay, relay_core::Principal) -> Fut,
     Fut: std::future::Future<Output = Result<()>>,

@@ -19,6 +19,16 @@ pub struct Config {
     pub taxii: TaxiiConfig,
     pub stix: StixConfig,
     pub auth: AuthConfig,
+    pub webhooks: WebhookConfig,
+}
+
+/// Webhook deliveries: the first retry after a failure, doubling up to the longest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub retry_first_ms: u64,
+    pub retry_max_ms: u64,
+    pub batch: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,6 +81,11 @@ impl Default for Config {
                 max_failures_per_source: relay.throttle.per_source,
                 failure_window_secs: relay.throttle.window.as_secs(),
             },
+            webhooks: WebhookConfig {
+                retry_first_ms: relay.webhook_retry.first.as_millis() as u64,
+                retry_max_ms: relay.webhook_retry.max.as_millis() as u64,
+                batch: relay.webhook_retry.batch,
+            },
         }
     }
 }
@@ -121,6 +136,11 @@ impl Config {
                 per_source: self.auth.max_failures_per_source,
                 window: std::time::Duration::from_secs(self.auth.failure_window_secs),
             },
+            webhook_retry: relay_core::RetryConfig {
+                first: std::time::Duration::from_millis(self.webhooks.retry_first_ms),
+                max: std::time::Duration::from_millis(self.webhooks.retry_max_ms),
+                batch: self.webhooks.batch,
+            },
         }
     }
 
@@ -149,6 +169,10 @@ impl Config {
             || a.failure_window_secs == 0
         {
             return Err("auth.max_failures_per_account, auth.max_failures_per_source and auth.failure_window_secs must be greater than 0".into());
+        }
+        let w = &self.webhooks;
+        if w.retry_first_ms == 0 || w.retry_max_ms < w.retry_first_ms || w.batch == 0 {
+            return Err("webhooks.retry_first_ms and webhooks.batch must be greater than 0, and webhooks.retry_max_ms at least retry_first_ms".into());
         }
         let name_ok = !t.api_root.is_empty()
             && t.api_root

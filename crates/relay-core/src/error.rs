@@ -28,6 +28,9 @@ pub enum Error {
     /// seconds.
     #[error("too many failed logins; try again in {retry_after} seconds")]
     TooManyAttempts { retry_after: u64 },
+    /// A rate limit of the caller's profile; try again after `retry_after` seconds.
+    #[error("{what}; try again in {retry_after} seconds")]
+    RateLimited { what: String, retry_after: u64 },
     #[error("{0}")]
     Unavailable(String),
     #[error("internal error")]

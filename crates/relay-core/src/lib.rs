@@ -6,13 +6,18 @@
 //! translate the trait into their engine's statements.
 
 pub mod audit;
+pub mod catalogue;
+pub mod corroboration;
 pub mod error;
 pub mod feed;
+pub mod limits;
 pub mod org;
 pub mod password;
 pub mod policy;
 pub mod principal;
+pub mod profile;
 pub mod query;
+pub mod routing;
 pub mod service;
 pub mod status;
 pub mod store;
@@ -22,11 +27,13 @@ pub mod token;
 
 pub use audit::{AuditEntry, AuditQuery, AuditRecord};
 pub use error::Error;
-pub use feed::{Feed, Grant, Grantee, GranteeName, NewFeed};
+pub use feed::{
+    Feed, FeedKind, FeedSettings, Grant, Grantee, GranteeName, NewFeed, Severity, Volume,
+};
 pub use org::{NewOrg, Org, OrgKind, Sector, TrustGroup};
 pub use principal::{Principal, Role, UserInfo};
 pub use query::{ObjectPage, ObjectQuery, StoredObject, VersionFilter};
-pub use service::{Relay, RelayConfig};
+pub use service::{Relay, RelayConfig, RetryConfig};
 pub use status::{Status, StatusDetail};
 pub use store::{
     Change, DeleteObject, Login, NewObject, NewToken, ObservableHit, ObservableQuery, Store,

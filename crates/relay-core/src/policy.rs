@@ -18,9 +18,12 @@
 //!   of the feed's trust groups (a group granted read on it).
 //! - Every organisation sees what it posted itself, whatever its TLP, with its real identity.
 //! - TLP:RED reaches the organisations the poster named, and nobody else.
-//! - Readers never write; a read-only token never writes.
+//! - Readers never write; a read-only token never writes; nobody writes to a retired feed.
+//! - The aggregate feed (`Default`) is readable and writable by every user who may write: it
+//!   serves, per feed, what the feed's rules allow, and routes posts to feeds whose write
+//!   rights then apply.
 
-use crate::feed::{Feed, Grantee};
+use crate::feed::{Feed, FeedKind, Grantee};
 use crate::org::OrgKind;
 use crate::principal::{Principal, Role};
 use crate::tlp::Tlp;
@@ -40,19 +43,22 @@ fn grant_applies(principal: &Principal, grantee: &Grantee) -> bool {
 }
 
 pub fn feed_rights(principal: &Principal, feed: &Feed) -> FeedRights {
-    // The ISAC's own staff (and its administrator) reach every feed.
-    let (read, write) =
-        if principal.role == Role::IsacAdmin || principal.org_kind == OrgKind::Operator {
-            (true, true)
-        } else {
-            feed.grants
-                .iter()
-                .filter(|g| grant_applies(principal, &g.grantee))
-                .fold((false, false), |(r, w), g| (r || g.read, w || g.write))
-        };
+    // The ISAC's own staff (and its administrator) reach every feed. The aggregate feed is
+    // open to all: reading it gives what each feed gives, and posting to it routes each object
+    // to a feed whose rights then apply. A retired feed takes no new objects.
+    let (read, write) = if feed.kind == FeedKind::Aggregate {
+        (true, true)
+    } else if principal.role == Role::IsacAdmin || principal.org_kind == OrgKind::Operator {
+        (true, true)
+    } else {
+        feed.grants
+            .iter()
+            .filter(|g| grant_applies(principal, &g.grantee))
+            .fold((false, false), |(r, w), g| (r || g.read, w || g.write))
+    };
     FeedRights {
         read,
-        write: write && principal.role.writes() && !principal.read_only,
+        write: write && !feed.retired && principal.role.writes() && !principal.read_only,
     }
 }
 
@@ -162,6 +168,7 @@ mod tests {
             token_id: 1,
             read_only,
             source: None,
+            profile: Default::default(),
         }
     }
 
@@ -171,6 +178,11 @@ mod tests {
             name: "C2".into(),
             description: None,
             default_tlp: Tlp::Green,
+            severity: crate::feed::Severity::Urgent,
+            volume: crate::feed::Volume::Many,
+            kind: FeedKind::Regular,
+            inbox: false,
+            retired: false,
             grants: vec![
                 Grant {
                     grantee: Grantee::Group {

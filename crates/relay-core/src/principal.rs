@@ -63,11 +63,23 @@ pub struct Principal {
     pub read_only: bool,
     /// Where the request came from (a client address), for the audit log.
     pub source: Option<String>,
+    /// What the caller consumes: its token's profile, else its organisation's (set when the
+    /// caller is authenticated).
+    pub profile: crate::profile::Profile,
 }
 
 impl Principal {
     pub fn is_isac_admin(&self) -> bool {
         self.role == Role::IsacAdmin
+    }
+
+    /// What rate limits count against: the token, or for a password login the user.
+    pub fn credential_key(&self) -> i64 {
+        if self.token_id != 0 {
+            self.token_id
+        } else {
+            -self.user_id
+        }
     }
 }
 

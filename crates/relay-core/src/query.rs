@@ -37,17 +37,28 @@ pub struct ObjectQuery {
     pub spec_versions: Vec<String>,
     /// Whether the caller needs the objects themselves or only their manifest entries.
     pub with_body: bool,
+    /// Only objects whose `confidence` is at least this.
+    pub min_confidence: Option<u8>,
+    /// Only objects whose observables at least this many organisations reported.
+    pub min_corroboration: Option<u32>,
+    /// Newest first (for capped polls), instead of oldest first.
+    pub newest_first: bool,
 }
 
 /// One object version as the store returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredObject {
+    /// The feed (collection id) the version is in.
+    pub feed_id: String,
     pub id: String,
     pub date_added: Timestamp,
     pub version: Timestamp,
     pub spec_version: String,
     /// The object's JSON text, when the query asked for it.
     pub body: Option<String>,
+    /// How many distinct organisations reported an observable the object mentions (0: it
+    /// mentions none); served as `x_isac_corroboration`.
+    pub corroboration: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -55,6 +66,9 @@ pub struct ObjectPage {
     pub objects: Vec<StoredObject>,
     /// More objects match beyond this page.
     pub more: bool,
+    /// For a capped poll: the newest `date_added` considered, served or not, so that the next
+    /// poll starts after what this one passed over.
+    pub considered_through: Option<Timestamp>,
 }
 
 impl ObjectPage {
@@ -70,11 +84,11 @@ impl ObjectPage {
 /// `next` is opaque to clients. The relay's is the `date_added` of the last object served, which
 /// is unique and strictly increasing within a collection, so continuing from it never skips or
 /// repeats an object, however many were posted in between.
-fn encode_cursor(t: Timestamp) -> String {
+pub fn encode_cursor(t: Timestamp) -> String {
     format!("{:x}", t.as_micros())
 }
 
-fn decode_cursor(s: &str) -> Option<Timestamp> {
+pub fn decode_cursor(s: &str) -> Option<Timestamp> {
     if s.is_empty() || s.len() > 16 {
         return None;
     }
@@ -121,6 +135,7 @@ pub fn parse_filters(
             "match[id]" | "match[type]" => matches!(endpoint, Objects | Manifest),
             "match[version]" => endpoint != Versions,
             "match[spec_version]" => true,
+            "min_corroboration" => matches!(endpoint, Objects | Manifest),
             _ => false,
         }
     };
@@ -137,6 +152,9 @@ pub fn parse_filters(
         },
         spec_versions: Vec::new(),
         with_body: matches!(endpoint, Endpoint::Objects | Endpoint::Object),
+        min_confidence: None,
+        min_corroboration: None,
+        newest_first: false,
     };
     let mut version_values: Vec<&str> = Vec::new();
     let mut cursor: Option<Timestamp> = None;
@@ -178,6 +196,15 @@ pub fn parse_filters(
                     decode_cursor(value.trim())
                         .ok_or_else(|| bad(name, value, "not a value this server issued"))?,
                 );
+            }
+            "min_corroboration" => {
+                let n = value
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| bad(name, value, "expected a positive integer"))?;
+                q.min_corroboration = Some(n);
             }
             "match[id]" => {
                 for v in split_values(value) {
@@ -365,13 +392,16 @@ mod tests {
         let t = Timestamp::parse("2021-01-01T00:00:00.000123Z").unwrap();
         let page = ObjectPage {
             objects: vec![StoredObject {
+                feed_id: "f".into(),
                 id: "x".into(),
                 date_added: t,
                 version: t,
                 spec_version: "2.1".into(),
                 body: None,
+                corroboration: 0,
             }],
             more: true,
+            considered_through: None,
         };
         let next = page.next().unwrap();
         let q = parse(

@@ -33,11 +33,13 @@ pub struct Status {
 /// What became of one valid object in the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// Stored; with the validator's warnings, which the status keeps.
+    /// Stored; with the validator's warnings and a note (where routing sent it), which the
+    /// status keeps.
     Added {
         id: String,
         version: String,
         warnings: Vec<String>,
+        note: Option<String>,
     },
     /// The same id and version was already in the feed; nothing new was stored.
     AlreadyPresent { id: String, version: String },
@@ -62,12 +64,20 @@ impl StatusDraft {
                     id,
                     version,
                     warnings,
-                } => StatusDetail {
-                    id,
-                    version,
-                    message: (!warnings.is_empty())
-                        .then(|| format!("accepted with warnings: {}", warnings.join("; "))),
-                },
+                    note,
+                } => {
+                    let warned = (!warnings.is_empty())
+                        .then(|| format!("accepted with warnings: {}", warnings.join("; ")));
+                    let message = match (note, warned) {
+                        (Some(n), Some(w)) => Some(format!("{n}; {w}")),
+                        (n, w) => n.or(w),
+                    };
+                    StatusDetail {
+                        id,
+                        version,
+                        message,
+                    }
+                }
                 Outcome::AlreadyPresent { id, version } => StatusDetail {
                     id,
                     version,

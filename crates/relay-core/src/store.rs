@@ -6,11 +6,13 @@ use stix::Timestamp;
 use stix::observable::Observable;
 
 use crate::audit::{AuditEntry, AuditQuery, AuditRecord};
-use crate::feed::{Feed, GranteeName};
+use crate::feed::{Feed, FeedSettings, GranteeName};
 use crate::org::{NewOrg, Org, TrustGroup};
 use crate::policy::Visibility;
 use crate::principal::{Principal, Role, UserInfo};
+use crate::profile::Profile;
 use crate::query::{ObjectPage, ObjectQuery, VersionFilter};
+use crate::routing::{RoutingRule, RuleField, RuleMatch};
 use crate::status::{Status, StatusDraft};
 use crate::tlp::Tlp;
 use crate::token::TokenHash;
@@ -93,6 +95,34 @@ pub enum Change {
         org: String,
     },
     CreateFeed(Feed),
+    /// Changes a feed's settings (by id).
+    UpdateFeed {
+        feed: String,
+        settings: FeedSettings,
+    },
+    /// Adds a routing rule to the feed `feed` (by id); returns the rule's id.
+    AddRule {
+        field: RuleField,
+        matching: RuleMatch,
+        value: String,
+        feed: String,
+    },
+    /// Removes a routing rule; `NotFound` when there is none with that id.
+    RemoveRule {
+        id: i64,
+    },
+    /// Sets (or with `None` removes) the consumer profile of an organisation or a token.
+    SetProfile {
+        owner: ProfileOwner,
+        profile: Option<Profile>,
+    },
+    /// Registers a webhook; returns its id.
+    CreateWebhook(NewWebhook),
+    /// Stops a webhook; its delivery log stays.
+    RemoveWebhook {
+        id: i64,
+        at: Timestamp,
+    },
     /// Sets the rights of a grantee on a feed (by id), replacing earlier ones.
     Grant {
         feed: String,
@@ -107,6 +137,83 @@ pub enum Change {
     },
 }
 
+/// Whose consumer profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProfileOwner {
+    /// An organisation, by name.
+    Org(String),
+    /// A token, by id.
+    Token(i64),
+}
+
+/// A webhook to register: deliveries of `feed_id` as `user_id` may read it, from `cursor` on.
+#[derive(Debug, Clone)]
+pub struct NewWebhook {
+    pub user_id: i64,
+    pub feed_id: String,
+    pub url: String,
+    /// The HMAC-SHA256 key deliveries are signed with.
+    pub secret: String,
+    pub cursor: Timestamp,
+}
+
+/// A registered webhook. Not `Serialize`: it holds the signing secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub id: i64,
+    pub user_name: String,
+    pub org_id: i64,
+    pub feed_id: String,
+    pub url: String,
+    pub secret: String,
+    /// The `date_added` of the last object delivered.
+    pub cursor: Timestamp,
+    pub created: Timestamp,
+    pub removed: Option<Timestamp>,
+}
+
+/// One delivery attempt of a webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub webhook: i64,
+    pub at: Timestamp,
+    /// 1 for the first attempt of a batch, then counting retries.
+    pub attempt: u32,
+    pub objects: usize,
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+    pub delivered: bool,
+}
+
+/// An object version as committed, with what deciding who may see it needs: what the live
+/// tail hands to streams and webhooks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedObject {
+    pub feed_id: String,
+    pub id: String,
+    pub object_type: String,
+    pub date_added: Timestamp,
+    pub version: Timestamp,
+    pub spec_version: String,
+    pub tlp: Tlp,
+    pub poster_org: i64,
+    pub recipients: Vec<i64>,
+    pub confidence: Option<u8>,
+    pub corroboration: u32,
+    /// The redistributed form.
+    pub body: String,
+    /// The form as posted, when it differs (anonymous posters).
+    pub original_body: Option<String>,
+}
+
+/// The organisations that reported one observable; only for the ISAC administrator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reporters {
+    pub kind: String,
+    pub value: String,
+    pub orgs: Vec<String>,
+}
+
 /// A user with what a password login needs. Not `Serialize`.
 #[derive(Debug, Clone)]
 pub struct Login {
@@ -117,6 +224,8 @@ pub struct Login {
 /// A checked object ready to be stored.
 #[derive(Debug, Clone)]
 pub struct NewObject {
+    /// The feed (by id) the object is stored in: the one posted to, or where routing sent it.
+    pub feed_id: String,
     pub id: String,
     pub object_type: String,
     pub spec_version: String,
@@ -136,6 +245,10 @@ pub struct NewObject {
     /// When the poster is anonymous, `body` is the redistributed form and this the original,
     /// kept for the poster and the ISAC administrator.
     pub original_body: Option<String>,
+    /// The poster's `confidence`, 0-100.
+    pub confidence: Option<u8>,
+    /// A note for the status resource (where routing sent the object, and why).
+    pub note: Option<String>,
 }
 
 /// A search of the observable index: any of `kinds` with any of `values`, in the given feeds,
@@ -159,12 +272,13 @@ pub struct ObservableHit {
     pub date_added: Timestamp,
     pub kind: String,
     pub value: String,
+    /// How many distinct organisations reported an observable the object mentions.
+    pub corroboration: u32,
 }
 
-/// A POST of objects to one feed.
+/// A POST of objects (each names its feed).
 #[derive(Debug, Clone)]
 pub struct AddObjects {
-    pub feed_id: String,
     pub owner_user_id: i64,
     pub poster_org: i64,
     pub objects: Vec<NewObject>,
@@ -228,20 +342,31 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
 
     /// Stores the objects and the finished status resource in one durable transaction. Each
-    /// object gets a `date_added` later than every object already in the feed.
+    /// object gets a `date_added` later than every object already stored, in any feed, and
+    /// bumps the corroboration of objects mentioning what it mentions.
     async fn add_objects(&self, request: AddObjects) -> Result<Status, StoreError>;
 
     /// A status resource and the user who posted the request.
     async fn status(&self, id: &str) -> Result<Option<(i64, Status)>, StoreError>;
 
-    /// Objects of a feed matching the query and visible under `visibility`, in `date_added`
-    /// order. Bodies are the redistributed form unless the visibility shows the submitter.
+    /// Objects of the given feeds (each with what the caller may see in it) matching the
+    /// query, in `date_added` order (newest first when the query asks). Bodies are the
+    /// redistributed form unless the visibility shows the submitter.
     async fn query_objects(
         &self,
-        feed_id: &str,
+        feeds: &[(String, Visibility)],
         query: &ObjectQuery,
-        visibility: &Visibility,
     ) -> Result<ObjectPage, StoreError>;
+
+    /// Object versions committed after `after`, in every feed, oldest first: the live tail.
+    async fn committed_since(
+        &self,
+        after: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<CommittedObject>, StoreError>;
+
+    /// The newest `date_added` of any object, if any.
+    async fn last_added(&self) -> Result<Option<Timestamp>, StoreError>;
 
     /// Deletes the matching versions of one object (only those posted by `poster_org` when
     /// given) and appends the audit entry, in one transaction; returns how many were deleted.
@@ -256,6 +381,33 @@ pub trait Store: Send + Sync + 'static {
         &self,
         query: &ObservableQuery,
     ) -> Result<Vec<ObservableHit>, StoreError>;
+
+    /// Which organisations reported each searched observable.
+    async fn reporters(
+        &self,
+        kinds: &[String],
+        values: &[String],
+    ) -> Result<Vec<Reporters>, StoreError>;
+
+    async fn list_rules(&self) -> Result<Vec<RoutingRule>, StoreError>;
+
+    /// The profiles of an organisation and of a token (either may be absent).
+    async fn profiles(
+        &self,
+        org_id: i64,
+        token_id: i64,
+    ) -> Result<(Option<Profile>, Option<Profile>), StoreError>;
+
+    /// Every webhook, removed ones included.
+    async fn list_webhooks(&self) -> Result<Vec<Webhook>, StoreError>;
+    /// Logs a delivery attempt and, when it delivered, moves the webhook's cursor, together.
+    async fn record_delivery(
+        &self,
+        delivery: Delivery,
+        cursor: Option<Timestamp>,
+    ) -> Result<(), StoreError>;
+    /// A webhook's newest delivery attempts, newest first.
+    async fn deliveries(&self, webhook: i64, limit: usize) -> Result<Vec<Delivery>, StoreError>;
 
     /// Finishes pending writes and closes the store; later calls fail with `Unavailable`.
     async fn close(&self);

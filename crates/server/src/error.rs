@@ -109,7 +109,8 @@ impl IntoResponse for ApiError {
                 Some(e.to_string()),
             ),
             Error::Conflict(d) => render(StatusCode::CONFLICT, "Conflict", Some(d)),
-            e @ Error::TooManyAttempts { retry_after } => {
+            e @ (Error::TooManyAttempts { retry_after }
+            | Error::RateLimited { retry_after, .. }) => {
                 let mut resp = render(
                     StatusCode::TOO_MANY_REQUESTS,
                     "Too Many Requests",

@@ -105,6 +105,11 @@ impl App {
         config: ServerConfig,
     ) -> std::io::Result<App> {
         let listener = TcpListener::bind(listen).await?;
+        let sender = api::push::ReqwestSender::new().map_err(std::io::Error::other)?;
+        relay
+            .start_push(Arc::new(sender))
+            .await
+            .map_err(std::io::Error::other)?;
         let state = AppState {
             relay,
             config: Arc::new(config),

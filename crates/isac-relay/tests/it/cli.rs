@@ -170,9 +170,11 @@ async fn feeds_are_managed_offline_and_served() {
     let out = run_cli(&[
         "feed",
         "add",
-        "C2",
+        "PHISH",
         "--description",
-        "C2 servers",
+        "Phishing sites",
+        "--severity",
+        "urgent",
         "--data",
         data_s,
     ]);
@@ -181,20 +183,47 @@ async fn feeds_are_managed_offline_and_served() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let dup = run_cli(&["feed", "add", "C2", "--data", data_s]);
+    let dup = run_cli(&["feed", "add", "PHISH", "--data", data_s]);
     assert!(!dup.status.success());
     assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
     let bad = run_cli(&["feed", "add", "no spaces", "--data", data_s]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("feed name"));
 
+    let retire = run_cli(&["feed", "retire", "CZ", "--data", data_s]);
+    assert!(retire.status.success());
     let list = run_cli(&["feed", "list", "--data", data_s]);
     let text = String::from_utf8(list.stdout).unwrap();
-    let names: Vec<&str> = text
-        .lines()
-        .map(|l| l.split('\t').next().unwrap())
-        .collect();
-    assert_eq!(names, ["C2", "TEST"]);
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+    let names: Vec<&str> = rows.iter().map(|r| r[0]).collect();
+    // The shipped catalogue, then the new feed.
+    assert_eq!(
+        names,
+        [
+            "Default",
+            "C2",
+            "CX",
+            "CY",
+            "CZ",
+            "BKMW_CONFIG",
+            "BKMW_ATTACK",
+            "BKMW_MANIP",
+            "TEST",
+            "PHISH"
+        ]
+    );
+    let row = |name: &str| rows.iter().find(|r| r[0] == name).unwrap().clone();
+    assert_eq!(
+        &row("PHISH")[2..7],
+        ["regular", "urgent", "medium", "green", "active"]
+    );
+    assert_eq!(
+        &row("Default")[2..7],
+        ["aggregate", "informational", "many", "green", "inbox"]
+    );
+    assert_eq!(row("TEST")[2], "test");
+    assert_eq!(row("CZ")[6], "retired");
+    assert_eq!(row("C2")[3], "urgent");
 
     let token = "isr_feeds-test-token-0123456789";
     let s = start(&data, Some(token), &[], &[]);
@@ -205,7 +234,15 @@ async fn feeds_are_managed_offline_and_served() {
         .iter()
         .map(|c| c["title"].as_str().unwrap())
         .collect();
-    assert_eq!(titles, ["C2", "TEST"]);
+    assert_eq!(titles.len(), 10, "{titles:?}");
+    assert!(titles.contains(&"PHISH") && titles.contains(&"Default"));
+    let cz = cols["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["title"] == "CZ")
+        .unwrap();
+    assert_eq!(cz["can_write"], false, "a retired feed takes no objects");
 }
 
 #[tokio::test]

@@ -15,11 +15,11 @@ use crate::principal::{Principal, Role, UserInfo};
 use crate::store::{Change, NewToken, TokenInfo};
 use crate::token;
 
-fn forbidden(what: &str) -> Error {
+pub(super) fn forbidden(what: &str) -> Error {
     Error::Forbidden(format!("you may not {what}"))
 }
 
-fn require_administrator(who: &Principal, what: &str) -> Result<(), Error> {
+pub(super) fn require_administrator(who: &Principal, what: &str) -> Result<(), Error> {
     if policy::can_administer(who) {
         Ok(())
     } else {
@@ -39,7 +39,7 @@ pub struct DirectoryEntry {
 }
 
 impl Relay {
-    async fn apply(&self, change: Change, audit: AuditEntry) -> Result<i64, Error> {
+    pub(super) async fn apply(&self, change: Change, audit: AuditEntry) -> Result<i64, Error> {
         Ok(self.store.apply(change, audit).await?)
     }
 
@@ -50,7 +50,7 @@ impl Relay {
             .ok_or_else(|| Error::NotFound(format!("no organisation '{name}'")))
     }
 
-    async fn feed_named(&self, key: &str) -> Result<Feed, Error> {
+    pub(super) async fn feed_named(&self, key: &str) -> Result<Feed, Error> {
         self.store
             .find_feed(key)
             .await?
@@ -414,12 +414,20 @@ impl Relay {
             name: new.name,
             description: new.description,
             default_tlp: new.default_tlp,
+            severity: new.severity,
+            volume: new.volume,
+            kind: new.kind,
+            inbox: new.inbox,
+            retired: false,
             grants: Vec::new(),
         };
         let detail = format!(
-            "{} id={} default_tlp={}",
+            "{} id={} kind={} severity={} volume={} default_tlp={}",
             feed.name,
             feed.id,
+            feed.kind.as_str(),
+            feed.severity.as_str(),
+            feed.volume.as_str(),
             feed.default_tlp.as_str()
         );
         self.apply(

@@ -7,7 +7,9 @@
 //! - `admin`: organisations, users, tokens, trust groups, feeds and grants, the audit log.
 
 mod admin;
+mod feeds;
 mod objects;
+mod push;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,6 +17,7 @@ use std::time::Instant;
 use stix::Timestamp;
 
 pub use objects::SearchResult;
+pub use push::{LiveEvent, RetryConfig, WebhookSender, check_webhook_url, sign};
 
 use crate::audit::AuditEntry;
 use crate::error::Error;
@@ -37,6 +40,8 @@ pub struct RelayConfig {
     pub validation: stix::ValidationOptions,
     /// Limits on failed logins.
     pub throttle: ThrottleConfig,
+    /// Retry timing of webhook deliveries.
+    pub webhook_retry: RetryConfig,
 }
 
 impl Default for RelayConfig {
@@ -49,6 +54,7 @@ impl Default for RelayConfig {
             },
             validation: stix::ValidationOptions::default(),
             throttle: ThrottleConfig::default(),
+            webhook_retry: RetryConfig::default(),
         }
     }
 }
@@ -77,6 +83,8 @@ pub struct Relay {
     hasher: TokenHasher,
     config: RelayConfig,
     throttle: Arc<LoginThrottle>,
+    limits: Arc<crate::limits::Limits>,
+    push: Arc<push::Push>,
 }
 
 impl Relay {
@@ -86,6 +94,8 @@ impl Relay {
             store,
             hasher: TokenHasher::new(key),
             throttle: Arc::new(LoginThrottle::new(config.throttle)),
+            limits: Arc::default(),
+            push: Arc::default(),
             config,
         })
     }
@@ -144,6 +154,7 @@ impl Relay {
                     self.throttle.record_success(a);
                 }
                 p.source = source;
+                self.check_rates(&p)?;
                 Ok(p)
             }
             Err(Failure::Refused(why)) => {
@@ -219,6 +230,31 @@ impl Relay {
         }
     }
 
+    /// The rate limits of the caller's profile: requests per second, objects per day.
+    fn check_rates(&self, p: &Principal) -> Result<(), Error> {
+        use crate::limits::{Counter, until_tomorrow};
+        if let Some(rps) = p.profile.requests_per_second
+            && let Err(wait) = self.limits.request(p.credential_key(), rps)
+        {
+            return Err(Error::RateLimited {
+                what: format!("your profile allows {rps} requests per second"),
+                retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
+            });
+        }
+        if let Some(per_day) = p.profile.objects_per_day
+            && self
+                .limits
+                .served_today(&Counter::Token(p.credential_key()))
+                >= per_day
+        {
+            return Err(Error::RateLimited {
+                what: format!("your profile allows {per_day} objects per day, all served today"),
+                retry_after: until_tomorrow(),
+            });
+        }
+        Ok(())
+    }
+
     /// The principal for offline administration on the data directory: whoever can open the
     /// store's files is the ISAC administrator. `actor` names it in the audit log (the binary
     /// passes the local system user).
@@ -240,6 +276,7 @@ impl Relay {
             token_id: 0,
             read_only: false,
             source: Some("command line".into()),
+            profile: Default::default(),
         })
     }
 

@@ -2,7 +2,7 @@
 //! the caller's `policy::visibility` to the store, so that what a caller may not see is never
 //! loaded, counted or paged over; every read and write is audited.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 use stix::Timestamp;
@@ -10,13 +10,16 @@ use stix::Timestamp;
 use super::Relay;
 use crate::audit::AuditEntry;
 use crate::error::Error;
-use crate::feed::{Feed, NewFeed};
-use crate::policy::{self, FeedRights};
+use crate::feed::{Feed, FeedKind, Severity};
+use crate::limits::Counter;
+use crate::policy::{self, FeedRights, Visibility};
 use crate::principal::Principal;
-use crate::query::{Endpoint, ObjectPage, parse_filters};
+use crate::profile::Profile;
+use crate::query::{Endpoint, ObjectPage, ObjectQuery, parse_filters};
+use crate::routing::{Routing, RoutingRule};
 use crate::status::{Status, StatusDetail, StatusDraft};
 use crate::store::{AddObjects, DeleteObject, NewObject, ObservableHit, ObservableQuery};
-use crate::tlp::{self, Tlp};
+use crate::tlp;
 
 /// The answer to a search: what was looked up, and the objects found with their feeds.
 #[derive(Debug, Clone)]
@@ -27,21 +30,51 @@ pub struct SearchResult {
 }
 
 impl Relay {
-    /// Creates the feeds a fresh relay ships with, where missing.
+    /// Creates the catalogue's feeds (`crate::catalogue`) where missing, so that a fresh
+    /// relay ships them. A feed an administrator changed or retired is left as it is.
     pub async fn ensure_default_feeds(&self) -> Result<(), Error> {
-        if self.store.find_feed("TEST").await?.is_none() {
-            let test = NewFeed {
-                name: "TEST".into(),
-                description: Some("For trying things out.".into()),
-                default_tlp: Tlp::Green,
-            };
-            let admin = self.local_admin("relay").await?;
-            match self.add_feed(&admin, test).await {
-                Ok(_) | Err(Error::Conflict(_)) => {}
-                Err(e) => return Err(e),
+        let existing = self.store.list_feeds().await?;
+        let mut admin = None;
+        for new in crate::catalogue::shipped_feeds() {
+            if existing.iter().any(|f| f.name == new.name) {
+                continue;
+            }
+            if admin.is_none() {
+                admin = Some(self.local_admin("relay").await?);
+            }
+            if let Some(a) = &admin {
+                match self.add_feed(a, new).await {
+                    Ok(_) | Err(Error::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         Ok(())
+    }
+
+    /// The feeds a read of `feed` covers: the feed itself, or for the aggregate every regular
+    /// feed the caller may read; with a profile, only those it wants.
+    pub(super) async fn scope(
+        &self,
+        who: &Principal,
+        feed: &Feed,
+        profile: Option<&Profile>,
+    ) -> Result<Vec<Feed>, Error> {
+        let wanted = |f: &Feed| profile.is_none_or(|p| p.wants_feed(f));
+        if feed.kind != FeedKind::Aggregate {
+            return Ok(if wanted(feed) {
+                vec![feed.clone()]
+            } else {
+                Vec::new()
+            });
+        }
+        Ok(self
+            .store
+            .list_feeds()
+            .await?
+            .into_iter()
+            .filter(|f| f.in_aggregate() && policy::feed_rights(who, f).read && wanted(f))
+            .collect())
     }
 
     /// Feeds the caller may read, with the caller's rights on each.
@@ -69,6 +102,7 @@ impl Relay {
 
     /// One feed the caller may read. A feed it may not read is reported as missing, so that
     /// its existence does not leak.
+    /// (The aggregate feed is readable by everyone: it serves what the caller may read.)
     pub async fn collection(
         &self,
         who: &Principal,
@@ -92,6 +126,11 @@ impl Relay {
         if !rights.read && !rights.write {
             return Err(not_found());
         }
+        if feed.retired {
+            return Err(Error::Forbidden(format!(
+                "collection '{key}' is retired and takes no new objects"
+            )));
+        }
         if !rights.write || (needs_read && !rights.read) {
             return Err(Error::Forbidden(format!(
                 "you may not change collection '{key}'"
@@ -102,7 +141,9 @@ impl Relay {
 
     // ---- objects ----
 
-    /// `GET .../objects/` and `GET .../manifest/`.
+    /// `GET .../objects/` and `GET .../manifest/`, through the caller's consumer profile: only
+    /// the feeds, severities, types and confidence it wants, and when it caps its volume, the
+    /// most severe and freshest objects up to the cap.
     pub async fn objects(
         &self,
         who: &Principal,
@@ -116,12 +157,33 @@ impl Relay {
         } else {
             Endpoint::Objects
         };
-        let query = parse_filters(params, endpoint, self.config.page_limits)?;
-        let visibility = policy::visibility(who, &feed);
-        let page = self
-            .store
-            .query_objects(&feed.id, &query, &visibility)
-            .await?;
+        let mut query = parse_filters(params, endpoint, self.config.page_limits)?;
+        let profile = &who.profile;
+        let feeds = self.scope(who, &feed, Some(profile)).await?;
+        let page = if feeds.is_empty() || !apply_profile(&mut query, profile) {
+            ObjectPage::default()
+        } else if profile.caps() {
+            let mut cap = profile
+                .max_per_poll
+                .map_or(usize::MAX, |n| n as usize)
+                .min(query.limit);
+            if let Some(per_day) = profile.max_per_day {
+                let left = u64::from(per_day)
+                    .saturating_sub(self.limits.served_today(&Counter::Org(who.org_id)));
+                cap = cap.min(usize::try_from(left).unwrap_or(usize::MAX));
+            }
+            self.ranked(who, &feeds, &query, cap).await?
+        } else {
+            self.store
+                .query_objects(&visibilities(who, &feeds), &query)
+                .await?
+        };
+        if !manifest {
+            self.limits
+                .add_served(Counter::Org(who.org_id), page.objects.len());
+            self.limits
+                .add_served(Counter::Token(who.credential_key()), page.objects.len());
+        }
         let action = if manifest {
             "manifest.read"
         } else {
@@ -155,11 +217,8 @@ impl Relay {
         };
         let mut query = parse_filters(params, endpoint, self.config.page_limits)?;
         query.ids = vec![object_id.to_owned()];
-        let visibility = policy::visibility(who, &feed);
-        let page = self
-            .store
-            .query_objects(&feed.id, &query, &visibility)
-            .await?;
+        let feeds = visibilities(who, &self.scope(who, &feed, None).await?);
+        let page = self.store.query_objects(&feeds, &query).await?;
         let action = if versions {
             "versions.read"
         } else {
@@ -172,7 +231,7 @@ impl Relay {
                 .detail(object_id),
         )
         .await;
-        if page.objects.is_empty() && !self.exists(&feed, object_id, &visibility).await? {
+        if page.objects.is_empty() && !self.exists(&feeds, object_id).await? {
             return Err(Error::NotFound(format!(
                 "no object '{object_id}' in collection '{key}'"
             )));
@@ -180,13 +239,8 @@ impl Relay {
         Ok(page)
     }
 
-    async fn exists(
-        &self,
-        feed: &Feed,
-        object_id: &str,
-        visibility: &policy::Visibility,
-    ) -> Result<bool, Error> {
-        let probe = crate::query::ObjectQuery {
+    async fn exists(&self, feeds: &[(String, Visibility)], object_id: &str) -> Result<bool, Error> {
+        let probe = ObjectQuery {
             added_after: None,
             limit: 1,
             ids: vec![object_id.to_owned()],
@@ -194,13 +248,59 @@ impl Relay {
             versions: crate::query::VersionFilter::All,
             spec_versions: Vec::new(),
             with_body: false,
+            min_confidence: None,
+            min_corroboration: None,
+            newest_first: false,
         };
         Ok(!self
             .store
-            .query_objects(&feed.id, &probe, visibility)
+            .query_objects(feeds, &probe)
             .await?
             .objects
             .is_empty())
+    }
+
+    /// A capped poll: the most severe feeds first and, within a severity, the freshest
+    /// objects, up to `cap`; served in `date_added` order. `considered_through` tells the
+    /// client where the next poll starts, past what this one passed over.
+    async fn ranked(
+        &self,
+        who: &Principal,
+        feeds: &[Feed],
+        query: &ObjectQuery,
+        cap: usize,
+    ) -> Result<ObjectPage, Error> {
+        let mut chosen = Vec::new();
+        let mut newest: Option<stix::Timestamp> = None;
+        for severity in Severity::ALL {
+            let level: Vec<Feed> = feeds
+                .iter()
+                .filter(|f| f.severity == severity)
+                .cloned()
+                .collect();
+            if level.is_empty() {
+                continue;
+            }
+            let remaining = cap.saturating_sub(chosen.len());
+            let mut q = query.clone();
+            q.newest_first = true;
+            // One row even when the cap is reached: the newest tells where this poll ends.
+            q.limit = remaining.max(1);
+            let page = self
+                .store
+                .query_objects(&visibilities(who, &level), &q)
+                .await?;
+            if let Some(first) = page.objects.first() {
+                newest = newest.max(Some(first.date_added));
+            }
+            chosen.extend(page.objects.into_iter().take(remaining));
+        }
+        chosen.sort_by_key(|o| o.date_added);
+        Ok(ObjectPage {
+            objects: chosen,
+            more: false,
+            considered_through: if cap == 0 { None } else { newest },
+        })
     }
 
     /// `DELETE .../objects/{id}/`: removes the matching versions the caller's organisation
@@ -241,6 +341,10 @@ impl Relay {
     /// `POST .../objects/`: checks every object of the envelope, stores the valid ones in one
     /// durable transaction (with the audit entry) and returns the status resource. Invalid
     /// objects are failures in the status; they do not stop the rest.
+    ///
+    /// Posted to an inbox (the aggregate `Default`, or a feed marked as one), each object goes
+    /// to the feed its title or a routing rule names; the status tells each object's feed and
+    /// why. An object nothing routes is refused (in an inbox feed of its own, it stays there).
     pub async fn add_objects(
         &self,
         who: &Principal,
@@ -271,15 +375,35 @@ impl Relay {
         } else {
             None
         };
+        let destination = if feed.routes() {
+            let feeds = self.store.list_feeds().await?;
+            let writable = feeds
+                .iter()
+                .filter(|f| policy::feed_rights(who, f).write)
+                .map(|f| f.id.clone())
+                .collect();
+            Destination::Routed {
+                feeds,
+                rules: self.store.list_rules().await?,
+                writable,
+                inbox: (feed.kind != FeedKind::Aggregate).then(|| feed.clone()),
+            }
+        } else {
+            Destination::Feed(feed.clone())
+        };
         let ingest = Ingest {
             validation: self.config.validation,
-            default_tlp: feed.default_tlp,
+            destination,
             orgs_by_identity: orgs.into_iter().map(|o| (o.identity, o.id)).collect(),
             anonymise_as,
         };
         // Parsing and checking a large envelope takes milliseconds of CPU: off the async
         // workers, so that other requests keep being served meanwhile.
-        let (draft, objects) = if body.len() <= INLINE_BODY {
+        let Prepared {
+            draft,
+            objects,
+            per_feed,
+        } = if body.len() <= INLINE_BODY {
             prepare_envelope(body, &ingest)?
         } else {
             let body = body.to_vec();
@@ -291,11 +415,23 @@ impl Relay {
         let mut audit = AuditEntry::by(who, "objects.add")
             .feed(&feed.name)
             .count(objects.len());
+        if feed.routes() {
+            let routed: Vec<String> = per_feed.iter().map(|(f, n)| format!("{f}={n}")).collect();
+            audit = audit.detail(format!(
+                "routed: {}; refused: {}",
+                if routed.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    routed.join(" ")
+                },
+                draft.failures.len()
+            ));
+        }
         audit.ids = objects.iter().map(|o| o.id.clone()).collect();
+        let stored = !objects.is_empty();
         let status = self
             .store
             .add_objects(AddObjects {
-                feed_id: feed.id,
                 owner_user_id: who.user_id,
                 poster_org: who.org_id,
                 objects,
@@ -303,6 +439,9 @@ impl Relay {
                 audit,
             })
             .await?;
+        if stored {
+            self.push.wake();
+        }
         Ok(status)
     }
 
@@ -324,10 +463,16 @@ impl Relay {
         who: &Principal,
         q: &str,
         limit: Option<usize>,
+        by_corroboration: bool,
     ) -> Result<SearchResult, Error> {
         let (kinds, values) = stix::observable::search_terms(q).map_err(Error::Invalid)?;
         let kinds: Vec<String> = kinds.iter().map(ToString::to_string).collect();
-        let feeds: Vec<Feed> = self.list_feeds(who).await?;
+        let feeds: Vec<Feed> = self
+            .list_feeds(who)
+            .await?
+            .into_iter()
+            .filter(|f| f.kind != FeedKind::Aggregate)
+            .collect();
         let limits = self.config.page_limits;
         let query = ObservableQuery {
             feeds: feeds
@@ -338,7 +483,11 @@ impl Relay {
             values: values.clone(),
             limit: limit.unwrap_or(limits.default).clamp(1, limits.max),
         };
-        let hits = self.store.search_observables(&query).await?;
+        let mut hits = self.store.search_observables(&query).await?;
+        if by_corroboration {
+            // Stable: within one count, newest first as the store returned them.
+            hits.sort_by_key(|h| std::cmp::Reverse(h.corroboration));
+        }
         let hits: Vec<(Feed, ObservableHit)> = hits
             .into_iter()
             .filter_map(|h| {
@@ -359,19 +508,66 @@ impl Relay {
 /// Bodies up to this size are checked on the async worker; larger ones on a blocking thread.
 const INLINE_BODY: usize = 64 * 1024;
 
+/// The feeds a caller's read covers, each with what the caller may see in it.
+pub(super) fn visibilities(who: &Principal, feeds: &[Feed]) -> Vec<(String, Visibility)> {
+    feeds
+        .iter()
+        .map(|f| (f.id.clone(), policy::visibility(who, f)))
+        .collect()
+}
+
+/// Narrows a query by the profile's types and confidence; `false` when nothing can match.
+pub(super) fn apply_profile(query: &mut ObjectQuery, profile: &Profile) -> bool {
+    if !profile.types.is_empty() {
+        if query.types.is_empty() {
+            query.types = profile.types.clone();
+        } else {
+            query.types.retain(|t| profile.types.contains(t));
+            if query.types.is_empty() {
+                return false;
+            }
+        }
+    }
+    query.min_confidence = profile.min_confidence;
+    true
+}
+
+/// Where posted objects go.
+enum Destination {
+    /// All into this feed.
+    Feed(Feed),
+    /// Each where routing sends it.
+    Routed {
+        feeds: Vec<Feed>,
+        rules: Vec<RoutingRule>,
+        /// Ids of the feeds the poster may write to.
+        writable: Vec<String>,
+        /// Where unrouted objects stay: the inbox feed posted to (none for the aggregate).
+        inbox: Option<Feed>,
+    },
+}
+
 /// What checking a posted object needs to know besides the object.
 struct Ingest {
     validation: stix::ValidationOptions,
-    default_tlp: Tlp,
+    destination: Destination,
     /// Organisations by their identity id, to resolve TLP:RED recipients.
     orgs_by_identity: HashMap<String, i64>,
     /// The ISAC's identity, when the poster's organisation is anonymous.
     anonymise_as: Option<String>,
 }
 
-/// Parses an envelope and checks each object: the valid ones ready to store, the invalid ones
-/// as failures of the status draft.
-fn prepare_envelope(body: &[u8], ingest: &Ingest) -> Result<(StatusDraft, Vec<NewObject>), Error> {
+/// An envelope, checked and routed.
+struct Prepared {
+    draft: StatusDraft,
+    objects: Vec<NewObject>,
+    /// How many objects go to each feed, by name.
+    per_feed: BTreeMap<String, usize>,
+}
+
+/// Parses an envelope, routes and checks each object: the valid ones ready to store, the
+/// invalid or unroutable ones as failures of the status draft.
+fn prepare_envelope(body: &[u8], ingest: &Ingest) -> Result<Prepared, Error> {
     let envelope: Value = serde_json::from_slice(body)
         .map_err(|e| Error::Invalid(format!("the request body is not valid JSON: {e}")))?;
     let items = match envelope {
@@ -398,9 +594,47 @@ fn prepare_envelope(body: &[u8], ingest: &Ingest) -> Result<(StatusDraft, Vec<Ne
         failures: Vec::new(),
     };
     let mut objects = Vec::with_capacity(items.len());
-    for (i, item) in items.into_iter().enumerate() {
-        match prepare_object(&item, ingest) {
-            Ok(obj) => objects.push(obj),
+    let mut per_feed = BTreeMap::new();
+    let targets: Vec<Result<(&Feed, Option<String>), String>> = match &ingest.destination {
+        Destination::Feed(f) => items.iter().map(|_| Ok((f, None))).collect(),
+        Destination::Routed {
+            feeds,
+            rules,
+            writable,
+            inbox,
+        } => {
+            let routing = Routing::new(feeds, rules);
+            routing
+                .route_envelope(&items)
+                .into_iter()
+                .map(|route| match (route, inbox) {
+                    (Some(r), _) => {
+                        let f = feeds
+                            .iter()
+                            .find(|f| f.name == r.feed)
+                            .ok_or_else(|| routing.refusal())?;
+                        if writable.contains(&f.id) {
+                            Ok((f, Some(r.reason)))
+                        } else {
+                            Err(format!("{}, which you may not write to", r.reason))
+                        }
+                    }
+                    (None, Some(inbox)) => Ok((inbox, None)),
+                    (None, None) => Err(routing.refusal()),
+                })
+                .collect()
+        }
+    };
+    for ((i, item), target) in items.into_iter().enumerate().zip(targets) {
+        let prepared = target.and_then(|(feed, note)| {
+            let obj = prepare_object(&item, ingest, feed, note)?;
+            Ok((feed, obj))
+        });
+        match prepared {
+            Ok((feed, obj)) => {
+                *per_feed.entry(feed.name.clone()).or_insert(0) += 1;
+                objects.push(obj);
+            }
             Err(e) => draft.failures.push(StatusDetail {
                 id: str_prop(&item, "id"),
                 version: ["modified", "created"]
@@ -412,12 +646,35 @@ fn prepare_envelope(body: &[u8], ingest: &Ingest) -> Result<(StatusDraft, Vec<Ne
             }),
         }
     }
-    Ok((draft, objects))
+    Ok(Prepared {
+        draft,
+        objects,
+        per_feed,
+    })
 }
 
-/// Checks one object, reads its TLP and recipients, and anonymises it when asked.
-fn prepare_object(item: &Value, ingest: &Ingest) -> Result<NewObject, String> {
-    let meta = stix::check_object_with(item, ingest.validation).map_err(|e| e.to_string())?;
+/// Checks one object bound for `feed`, reads its TLP, recipients and confidence, drops a
+/// corroboration count the poster set, and anonymises it when asked.
+fn prepare_object(
+    item: &Value,
+    ingest: &Ingest,
+    feed: &Feed,
+    note: Option<String>,
+) -> Result<NewObject, String> {
+    let mut meta = stix::check_object_with(item, ingest.validation).map_err(|e| e.to_string())?;
+    let mut owned;
+    let mut item = item;
+    if item.get(crate::corroboration::PROPERTY).is_some() {
+        owned = item.clone();
+        if let Some(map) = owned.as_object_mut() {
+            map.remove(crate::corroboration::PROPERTY);
+        }
+        meta.warnings.push(format!(
+            "{} is set by the relay; the posted value was dropped",
+            crate::corroboration::PROPERTY
+        ));
+        item = &owned;
+    }
     let marking = tlp::read_marking(item)?;
     let recipients = marking
         .recipients
@@ -447,9 +704,15 @@ fn prepare_object(item: &Value, ingest: &Ingest) -> Result<NewObject, String> {
         spec_version: meta.spec_version,
         warnings: meta.warnings,
         body,
-        tlp: marking.tlp.unwrap_or(ingest.default_tlp),
+        tlp: marking.tlp.unwrap_or(feed.default_tlp),
         recipients,
         original_body,
+        confidence: item
+            .get("confidence")
+            .and_then(Value::as_u64)
+            .and_then(|c| u8::try_from(c).ok()),
+        feed_id: feed.id.clone(),
+        note,
     })
 }
 

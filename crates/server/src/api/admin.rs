@@ -10,8 +10,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, put};
 use relay_core::{
-    AuditQuery, Error, Feed, GranteeName, NewFeed, NewOrg, Org, OrgKind, Role, Sector, Tlp,
-    TokenInfo, UserInfo,
+    AuditQuery, Error, Feed, FeedKind, GranteeName, NewFeed, NewOrg, Org, OrgKind, Role, Sector,
+    Severity, Tlp, TokenInfo, UserInfo, Volume,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -47,20 +47,20 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Reads a JSON request body into `T`, naming what is wrong when it cannot.
-fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+pub(super) fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
     serde_json::from_slice(bytes)
         .map_err(|e| Error::Invalid(format!("invalid request body: {e}")).into())
 }
 
-fn ok<T: Serialize>(v: &T) -> Response {
+pub(super) fn ok<T: Serialize>(v: &T) -> Response {
     json(StatusCode::OK, v)
 }
 
-fn created<T: Serialize>(v: &T) -> Response {
+pub(super) fn created<T: Serialize>(v: &T) -> Response {
     json(StatusCode::CREATED, v)
 }
 
-fn no_content() -> Response {
+pub(super) fn no_content() -> Response {
     let mut r = Response::new(axum::body::Body::empty());
     *r.status_mut() = StatusCode::NO_CONTENT;
     r
@@ -180,11 +180,16 @@ struct GrantView {
 }
 
 #[derive(Serialize)]
-struct FeedView {
+pub(super) struct FeedView {
     id: String,
     name: String,
     description: Option<String>,
     default_tlp: &'static str,
+    severity: &'static str,
+    volume: &'static str,
+    kind: &'static str,
+    inbox: bool,
+    retired: bool,
     grants: Vec<GrantView>,
 }
 
@@ -195,6 +200,11 @@ impl From<Feed> for FeedView {
             name: f.name,
             description: f.description,
             default_tlp: f.default_tlp.as_str(),
+            severity: f.severity.as_str(),
+            volume: f.volume.as_str(),
+            kind: f.kind.as_str(),
+            inbox: f.inbox,
+            retired: f.retired,
             grants: f
                 .grants
                 .into_iter()
@@ -276,6 +286,12 @@ struct NewFeedRequest {
     name: String,
     description: Option<String>,
     default_tlp: Option<String>,
+    severity: Option<String>,
+    volume: Option<String>,
+    /// `regular` (the default) or `test`.
+    kind: Option<String>,
+    #[serde(default)]
+    inbox: bool,
 }
 
 #[derive(Deserialize)]
@@ -525,26 +541,38 @@ async fn create_feed(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     let r: NewFeedRequest = body(&bytes)?;
-    let default_tlp = match r.default_tlp.as_deref() {
-        None => Tlp::Green,
-        Some(t) => Tlp::parse(t).ok_or_else(|| {
-            Error::Invalid(format!(
-                "unknown TLP level '{t}'; one of clear, green, amber, amber+strict, red"
+    let mut new = NewFeed::regular(&r.name);
+    new.description = r.description;
+    new.inbox = r.inbox;
+    if let Some(t) = r.default_tlp.as_deref() {
+        new.default_tlp = parse_tlp(t)?;
+    }
+    if let Some(v) = r.severity.as_deref() {
+        new.severity = Severity::parse(v).map_err(Error::Invalid)?;
+    }
+    if let Some(v) = r.volume.as_deref() {
+        new.volume = Volume::parse(v).map_err(Error::Invalid)?;
+    }
+    match r.kind.as_deref() {
+        None | Some("regular") => {}
+        Some("test") => new.kind = FeedKind::Test,
+        Some(other) => {
+            return Err(Error::Invalid(format!(
+                "unknown feed kind '{other}': expected regular or test"
             ))
-        })?,
-    };
-    let feed = s
-        .relay
-        .add_feed(
-            &who,
-            NewFeed {
-                name: r.name,
-                description: r.description,
-                default_tlp,
-            },
-        )
-        .await?;
+            .into());
+        }
+    }
+    let feed = s.relay.add_feed(&who, new).await?;
     Ok(created(&FeedView::from(feed)))
+}
+
+pub(super) fn parse_tlp(t: &str) -> Result<Tlp, Error> {
+    Tlp::parse(t).ok_or_else(|| {
+        Error::Invalid(format!(
+            "unknown TLP level '{t}'; one of clear, green, amber, amber+strict, red"
+        ))
+    })
 }
 
 fn grantee(kind: &str, name: String) -> Result<GranteeName, ApiError> {

@@ -15,13 +15,17 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 
 mod admin;
+mod feeds;
 pub mod openapi;
+pub(crate) mod push;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/search", get(search))
         .route("/api/v1/openapi.json", get(openapi_json))
         .merge(admin::router())
+        .merge(feeds::router())
+        .merge(push::router())
         .route_layer(middleware::from_fn(json_media_type))
 }
 
@@ -30,10 +34,9 @@ pub fn router() -> Router<AppState> {
 async fn json_media_type(req: axum::extract::Request, next: middleware::Next) -> Response {
     let mut resp = next.run(req).await;
     let keep = resp.status() == axum::http::StatusCode::NO_CONTENT
-        || resp
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes() == b"application/x-ndjson");
+        || resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+            v.as_bytes() == b"application/x-ndjson" || v.as_bytes() == b"text/event-stream"
+        });
     if !keep {
         resp.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -91,10 +94,13 @@ struct HitView {
     date_added: String,
     kind: String,
     value: String,
+    /// How many distinct organisations reported what the object mentions.
+    corroboration: u32,
 }
 
-/// `GET /api/v1/search?q=VALUE[&limit=N]`: the current objects, in the feeds the caller may
-/// read, that mention the value (an address also finds the networks that contain it).
+/// `GET /api/v1/search?q=VALUE[&limit=N][&sort=corroboration]`: the current objects, in the
+/// feeds the caller may read, that mention the value (an address also finds the networks that
+/// contain it); newest first, or most corroborated first.
 async fn search(
     State(s): State<AppState>,
     Caller(who): Caller,
@@ -112,7 +118,17 @@ async fn search(
             })
         })
         .transpose()?;
-    let found = s.relay.search(&who, value, limit).await?;
+    let by_corroboration = match get("sort") {
+        None | Some("newest") => false,
+        Some("corroboration") => true,
+        Some(other) => {
+            return Err(Error::Invalid(format!(
+                "invalid sort '{other}': expected newest or corroboration"
+            ))
+            .into());
+        }
+    };
+    let found = s.relay.search(&who, value, limit, by_corroboration).await?;
     let view = SearchView {
         query: QueryView {
             kinds: found.kinds,
@@ -130,6 +146,7 @@ async fn search(
                 date_added: h.date_added.to_string(),
                 kind: h.kind,
                 value: h.value,
+                corroboration: h.corroboration,
             })
             .collect(),
     };

@@ -116,9 +116,14 @@ fn paged(page: &ObjectPage, key: &str, mut item: impl FnMut(&mut String, usize))
     let mut resp = Response::new(Body::from(out));
     if let (Some(first), Some(last)) = (page.objects.first(), page.objects.last()) {
         let h = resp.headers_mut();
+        // A capped poll passes over objects it does not serve: its last is the newest it
+        // considered, so that a client continuing from it skips them.
+        let last = page
+            .considered_through
+            .map_or(last.date_added, |c| c.max(last.date_added));
         for (name, t) in [
             ("x-taxii-date-added-first", first.date_added),
-            ("x-taxii-date-added-last", last.date_added),
+            ("x-taxii-date-added-last", last),
         ] {
             if let Ok(v) = HeaderValue::from_str(&t.to_string()) {
                 h.insert(name, v);
@@ -130,7 +135,11 @@ fn paged(page: &ObjectPage, key: &str, mut item: impl FnMut(&mut String, usize))
 
 pub fn envelope(page: &ObjectPage) -> Response {
     paged(page, "objects", |out, i| {
-        out.push_str(page.objects[i].body.as_deref().unwrap_or("null"));
+        let o = &page.objects[i];
+        match o.body.as_deref() {
+            Some(body) => relay_core::corroboration::write_annotated(out, body, o.corroboration),
+            None => out.push_str("null"),
+        }
     })
 }
 

@@ -2,7 +2,7 @@
 //! `Store::apply` (each with its audit entry, in the writer's transaction) and the reads that
 //! resolve principals and feeds.
 
-use relay_core::feed::{Feed, Grant, Grantee, GranteeName};
+use relay_core::feed::{Feed, FeedKind, Grant, Grantee, GranteeName, Severity, Volume};
 use relay_core::org::{Org, OrgKind, Sector, TrustGroup};
 use relay_core::principal::{Principal, Role, UserInfo};
 use relay_core::store::{Change, Login, StoreError, TokenInfo};
@@ -12,7 +12,7 @@ use stix::Timestamp;
 
 use super::{audit, internal};
 
-fn corrupt(what: String) -> StoreError {
+pub(super) fn corrupt(what: String) -> StoreError {
     StoreError::Internal(what.into())
 }
 
@@ -25,7 +25,7 @@ fn id_of(conn: &Connection, sql: &str, key: &str, missing: String) -> Result<i64
         .ok_or(StoreError::NotFound(missing))
 }
 
-fn org_id(conn: &Connection, name: &str) -> Result<i64, StoreError> {
+pub(super) fn org_id(conn: &Connection, name: &str) -> Result<i64, StoreError> {
     id_of(
         conn,
         "SELECT id FROM orgs WHERE name = ?1",
@@ -258,19 +258,62 @@ pub fn apply(conn: &Connection, change: Change, entry: &AuditEntry) -> Result<i6
                 )));
             }
             conn.execute(
-                "INSERT INTO collections (id, name, description, created, default_tlp)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO collections
+                   (id, name, description, created, default_tlp, severity, volume, kind, inbox,
+                    retired)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     feed.id,
                     feed.name,
                     feed.description,
                     now,
-                    feed.default_tlp.code()
+                    feed.default_tlp.code(),
+                    feed.severity.code(),
+                    feed.volume.as_str(),
+                    feed.kind.as_str(),
+                    feed.inbox,
+                    feed.retired
                 ],
             )
             .map_err(internal)?;
             conn.last_insert_rowid()
         }
+        Change::UpdateFeed { feed, settings } => {
+            let coll = feed_seq(conn, &feed)?;
+            let current = find_feed(conn, &feed)?
+                .ok_or_else(|| StoreError::NotFound(format!("no feed '{feed}'")))?;
+            let f = settings.applied_to(&current);
+            conn.execute(
+                "UPDATE collections SET description = ?2, default_tlp = ?3, severity = ?4,
+                        volume = ?5, inbox = ?6, retired = ?7
+                  WHERE seq = ?1",
+                params![
+                    coll,
+                    f.description,
+                    f.default_tlp.code(),
+                    f.severity.code(),
+                    f.volume.as_str(),
+                    f.inbox,
+                    f.retired
+                ],
+            )
+            .map_err(internal)?;
+            0
+        }
+        Change::AddRule {
+            field,
+            matching,
+            value,
+            feed,
+        } => super::feeds::add_rule(conn, field, matching, &value, feed_seq(conn, &feed)?, now)?,
+        Change::RemoveRule { id } => super::feeds::remove_rule(conn, id)?,
+        Change::SetProfile { owner, profile } => {
+            super::feeds::set_profile(conn, &owner, profile.as_ref())?
+        }
+        Change::CreateWebhook(hook) => {
+            super::feeds::create_webhook(conn, &hook, feed_seq(conn, &hook.feed_id)?, now)?
+        }
+        Change::RemoveWebhook { id, at } => super::feeds::remove_webhook(conn, id, at)?,
         Change::Grant {
             feed,
             grantee,
@@ -390,7 +433,10 @@ fn principal_from(
         .map_err(internal)?
         .collect::<Result<Vec<i64>, _>>()
         .map_err(internal)?;
+    // A token's profile replaces its organisation's.
+    let (by_org, by_token) = super::feeds::profiles(conn, org_id, token_id)?;
     Ok(Principal {
+        profile: by_token.or(by_org).unwrap_or_default(),
         user_id,
         user_name,
         role,
@@ -658,29 +704,60 @@ fn grants_of(conn: &Connection, seq: i64) -> Result<Vec<Grant>, StoreError> {
         .collect()
 }
 
-type FeedRow = (i64, String, String, Option<String>, i64);
+struct FeedRow {
+    seq: i64,
+    id: String,
+    name: String,
+    description: Option<String>,
+    tlp: i64,
+    severity: i64,
+    volume: String,
+    kind: String,
+    inbox: bool,
+    retired: bool,
+}
+
+const FEED_COLUMNS: &str =
+    "seq, id, name, description, default_tlp, severity, volume, kind, inbox, retired";
 
 fn feed_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    Ok(FeedRow {
+        seq: r.get(0)?,
+        id: r.get(1)?,
+        name: r.get(2)?,
+        description: r.get(3)?,
+        tlp: r.get(4)?,
+        severity: r.get(5)?,
+        volume: r.get(6)?,
+        kind: r.get(7)?,
+        inbox: r.get(8)?,
+        retired: r.get(9)?,
+    })
 }
 
 fn feed_from(conn: &Connection, row: FeedRow) -> Result<Feed, StoreError> {
-    let (seq, id, name, description, tlp) = row;
+    let name = row.name;
     Ok(Feed {
-        default_tlp: Tlp::from_code(tlp)
-            .ok_or_else(|| corrupt(format!("feed {name} has TLP code {tlp}")))?,
-        grants: grants_of(conn, seq)?,
-        id,
+        default_tlp: Tlp::from_code(row.tlp)
+            .ok_or_else(|| corrupt(format!("feed {name} has TLP code {}", row.tlp)))?,
+        severity: Severity::from_code(row.severity)
+            .ok_or_else(|| corrupt(format!("feed {name} has severity {}", row.severity)))?,
+        volume: Volume::parse(&row.volume).map_err(corrupt)?,
+        kind: FeedKind::parse(&row.kind).map_err(corrupt)?,
+        inbox: row.inbox,
+        retired: row.retired,
+        grants: grants_of(conn, row.seq)?,
+        id: row.id,
         name,
-        description,
+        description: row.description,
     })
 }
 
 pub fn list_feeds(conn: &Connection) -> Result<Vec<Feed>, StoreError> {
     let rows = conn
-        .prepare_cached(
-            "SELECT seq, id, name, description, default_tlp FROM collections ORDER BY name",
-        )
+        .prepare_cached(&format!(
+            "SELECT {FEED_COLUMNS} FROM collections ORDER BY seq"
+        ))
         .map_err(internal)?
         .query_map([], feed_row)
         .map_err(internal)?
@@ -691,12 +768,12 @@ pub fn list_feeds(conn: &Connection) -> Result<Vec<Feed>, StoreError> {
 
 pub fn find_feed(conn: &Connection, key: &str) -> Result<Option<Feed>, StoreError> {
     let row = conn
-        .prepare_cached(
-            "SELECT seq, id, name, description, default_tlp FROM collections WHERE id = ?1
+        .prepare_cached(&format!(
+            "SELECT {FEED_COLUMNS} FROM collections WHERE id = ?1
              UNION ALL
-             SELECT seq, id, name, description, default_tlp FROM collections WHERE name = ?1
-             LIMIT 1",
-        )
+             SELECT {FEED_COLUMNS} FROM collections WHERE name = ?1
+             LIMIT 1"
+        ))
         .map_err(internal)?
         .query_row(params![key], feed_row)
         .optional()

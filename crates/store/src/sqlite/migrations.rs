@@ -22,6 +22,10 @@ pub const STEPS: &[(&str, &str)] = &[
         "0003_members",
         include_str!("../../migrations/sqlite/0003_members.sql"),
     ),
+    (
+        "0004_feeds",
+        include_str!("../../migrations/sqlite/0004_feeds.sql"),
+    ),
 ];
 
 pub fn run(conn: &Connection, path: &Path) -> Result<(), StoreOpenError> {

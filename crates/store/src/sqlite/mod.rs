@@ -4,7 +4,8 @@
 //! write waiting in its queue, runs each in its own savepoint inside one transaction, commits
 //! once (WAL, `synchronous=FULL`: the commit is fsync'd) and only then answers each caller. So
 //! an acknowledged write is on disk, and concurrent posters share one fsync instead of paying
-//! one each. Being the only writer also makes `date_added` strictly increasing per collection.
+//! one each. Being the only writer also makes `date_added` strictly increasing across feeds, in
+//! commit order.
 //!
 //! Reads run on a small pool of read-only connections on blocking threads; WAL lets them read
 //! a consistent snapshot while the writer commits.
@@ -15,6 +16,7 @@
 
 mod accounts;
 mod audit;
+mod feeds;
 mod migrations;
 mod objects;
 
@@ -26,11 +28,13 @@ use std::thread::JoinHandle;
 use async_trait::async_trait;
 use relay_core::policy::Visibility;
 use relay_core::principal::{Principal, UserInfo};
+use relay_core::profile::Profile;
 use relay_core::query::{ObjectPage, ObjectQuery};
+use relay_core::routing::RoutingRule;
 use relay_core::status::Status;
 use relay_core::store::{
-    AddObjects, Change, DeleteObject, Login, ObservableHit, ObservableQuery, Store, StoreError,
-    TokenInfo,
+    AddObjects, Change, CommittedObject, DeleteObject, Delivery, Login, ObservableHit,
+    ObservableQuery, Reporters, Store, StoreError, TokenInfo, Webhook,
 };
 use relay_core::token::{TokenHash, generate_key};
 use relay_core::{AuditEntry, AuditQuery, AuditRecord, Feed, Org, TrustGroup};
@@ -441,12 +445,66 @@ impl Store for SqliteStore {
 
     async fn query_objects(
         &self,
-        feed_id: &str,
+        feeds: &[(String, Visibility)],
         query: &ObjectQuery,
-        visibility: &Visibility,
     ) -> Result<ObjectPage, StoreError> {
-        let (feed_id, query, visibility) = (feed_id.to_owned(), query.clone(), visibility.clone());
-        self.read(move |conn| objects::query(conn, &feed_id, &query, &visibility))
+        let (feeds, query) = (feeds.to_vec(), query.clone());
+        self.read(move |conn| objects::query(conn, &feeds, &query))
+            .await
+    }
+
+    async fn committed_since(
+        &self,
+        after: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<CommittedObject>, StoreError> {
+        self.read(move |conn| objects::committed_since(conn, after, limit))
+            .await
+    }
+
+    async fn last_added(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.read(|conn| Ok(objects::last_added(conn)?.map(Timestamp::from_micros)))
+            .await
+    }
+
+    async fn reporters(
+        &self,
+        kinds: &[String],
+        values: &[String],
+    ) -> Result<Vec<Reporters>, StoreError> {
+        let (kinds, values) = (kinds.to_vec(), values.to_vec());
+        self.read(move |conn| objects::reporters(conn, &kinds, &values))
+            .await
+    }
+
+    async fn list_rules(&self) -> Result<Vec<RoutingRule>, StoreError> {
+        self.read(feeds::list_rules).await
+    }
+
+    async fn profiles(
+        &self,
+        org_id: i64,
+        token_id: i64,
+    ) -> Result<(Option<Profile>, Option<Profile>), StoreError> {
+        self.read(move |conn| feeds::profiles(conn, org_id, token_id))
+            .await
+    }
+
+    async fn list_webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
+        self.read(feeds::list_webhooks).await
+    }
+
+    async fn record_delivery(
+        &self,
+        delivery: Delivery,
+        cursor: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        self.write(move |conn| feeds::record_delivery(conn, &delivery, cursor))
+            .await
+    }
+
+    async fn deliveries(&self, webhook: i64, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        self.read(move |conn| feeds::deliveries(conn, webhook, limit))
             .await
     }
 

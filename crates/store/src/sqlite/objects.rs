@@ -6,9 +6,13 @@ use relay_core::Tlp;
 use relay_core::policy::Visibility;
 use relay_core::query::{ObjectPage, ObjectQuery, StoredObject, VersionFilter};
 use relay_core::status::{Outcome, Status};
-use relay_core::store::{AddObjects, DeleteObject, ObservableHit, ObservableQuery, StoreError};
+use relay_core::store::{
+    AddObjects, CommittedObject, DeleteObject, ObservableHit, ObservableQuery, Reporters,
+    StoreError,
+};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use std::collections::HashMap;
 use stix::Timestamp;
 
 use super::{audit, internal};
@@ -25,14 +29,10 @@ fn collection_seq(conn: &Connection, feed_id: &str) -> Result<i64, StoreError> {
 /// Inserts the objects of one POST and records its status resource. Runs inside the writer's
 /// transaction, so everything here becomes durable together or not at all.
 pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError> {
-    let coll = collection_seq(conn, &request.feed_id)?;
-    let last_added: Option<i64> = conn
-        .prepare_cached("SELECT MAX(date_added) FROM objects WHERE collection = ?1")
-        .map_err(internal)?
-        .query_row(params![coll], |r| r.get(0))
-        .map_err(internal)?;
-    // Strictly increasing and close to the wall clock: the clock, unless an earlier object
-    // already took that microsecond (or the clock went back).
+    let last_added = last_added(conn)?;
+    // Strictly increasing across all feeds and close to the wall clock: the clock, unless an
+    // earlier object already took that microsecond (or the clock went back). One writer
+    // assigns them in order, so a reader that sees an object also sees every earlier one.
     let mut next_added = Timestamp::now()
         .as_micros()
         .max(last_added.map_or(i64::MIN, |t| t + 1));
@@ -57,10 +57,24 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
         .prepare_cached(
             "INSERT INTO objects
                (collection, stix_id, stix_type, version, spec_version, date_added, is_first, is_last,
-                body, tlp, poster_org, original_body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                body, tlp, poster_org, original_body, confidence, corroboration)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         )
         .map_err(internal)?;
+    let mut report = conn
+        .prepare_cached("INSERT OR IGNORE INTO reports (kind, value, org) VALUES (?1, ?2, ?3)")
+        .map_err(internal)?;
+    let mut reporters = conn
+        .prepare_cached("SELECT COUNT(*) FROM reports WHERE kind = ?1 AND value = ?2")
+        .map_err(internal)?;
+    let mut bump = conn
+        .prepare_cached(
+            "UPDATE objects SET corroboration = ?3
+              WHERE corroboration < ?3
+                AND seq IN (SELECT object_seq FROM observables WHERE kind = ?1 AND value = ?2)",
+        )
+        .map_err(internal)?;
+    let mut colls: HashMap<String, i64> = HashMap::new();
     let mut recipient = conn
         .prepare_cached("INSERT OR IGNORE INTO object_recipients (object_seq, org) VALUES (?1, ?2)")
         .map_err(internal)?;
@@ -71,6 +85,14 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
 
     let mut outcomes = Vec::with_capacity(request.objects.len());
     for obj in request.objects {
+        let coll = match colls.get(&obj.feed_id) {
+            Some(c) => *c,
+            None => {
+                let c = collection_seq(conn, &obj.feed_id)?;
+                colls.insert(obj.feed_id.clone(), c);
+                c
+            }
+        };
         let probe = obj.version.map_or(i64::MIN, Timestamp::as_micros);
         let (count, min, max, same): (i64, Option<i64>, Option<i64>, i64) = summary
             .query_row(params![coll, obj.id, probe], |r| {
@@ -106,6 +128,23 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
                 .execute(params![coll, obj.id, m])
                 .map_err(internal)?;
         }
+        // Corroboration: how many distinct organisations reported what this object mentions.
+        // A first report by another organisation raises the count of every object mentioning it.
+        let mut corroboration: i64 = 0;
+        for o in &obj.observables {
+            let kind = o.kind.to_string();
+            let first_by_poster = report
+                .execute(params![kind, o.value, request.poster_org])
+                .map_err(internal)?
+                == 1;
+            let n: i64 = reporters
+                .query_row(params![kind, o.value], |r| r.get(0))
+                .map_err(internal)?;
+            if first_by_poster && n > 1 {
+                bump.execute(params![kind, o.value, n]).map_err(internal)?;
+            }
+            corroboration = corroboration.max(n);
+        }
         insert
             .execute(params![
                 coll,
@@ -119,7 +158,9 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
                 obj.body,
                 obj.tlp.code(),
                 request.poster_org,
-                obj.original_body
+                obj.original_body,
+                obj.confidence,
+                corroboration
             ])
             .map_err(internal)?;
         let seq = conn.last_insert_rowid();
@@ -135,6 +176,7 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
             id: obj.id,
             version: Timestamp::from_micros(version).to_string(),
             warnings: obj.warnings,
+            note: obj.note,
         });
     }
 
@@ -222,33 +264,52 @@ fn push_version_filter(sql: &mut String, args: &mut Vec<SqlValue>, versions: &Ve
 /// `objects_added`.
 pub fn query(
     conn: &Connection,
-    feed_id: &str,
+    feeds: &[(String, Visibility)],
     q: &ObjectQuery,
-    v: &Visibility,
 ) -> Result<ObjectPage, StoreError> {
-    let coll = collection_seq(conn, feed_id)?;
     let fetch = q.limit.saturating_add(1);
-    let mut rows = if q.types.len() > 1 && q.ids.is_empty() {
-        let mut merged = Vec::new();
-        for t in &q.types {
-            merged.extend(run_query(conn, coll, q, v, Some(t), fetch)?);
+    let mut rows = Vec::new();
+    let mut walks = 0;
+    for (feed_id, v) in feeds {
+        let coll = collection_seq(conn, feed_id)?;
+        if q.types.len() > 1 && q.ids.is_empty() {
+            for t in &q.types {
+                rows.extend(run_query(conn, feed_id, coll, q, v, Some(t), fetch)?);
+                walks += 1;
+            }
+        } else {
+            rows.extend(run_query(
+                conn,
+                feed_id,
+                coll,
+                q,
+                v,
+                q.types.first().map(String::as_str),
+                fetch,
+            )?);
+            walks += 1;
         }
-        merged.sort_by_key(|o| o.date_added);
-        merged.truncate(fetch);
-        merged
-    } else {
-        run_query(conn, coll, q, v, q.types.first().map(String::as_str), fetch)?
-    };
+    }
+    if walks > 1 {
+        if q.newest_first {
+            rows.sort_by_key(|o| std::cmp::Reverse(o.date_added));
+        } else {
+            rows.sort_by_key(|o| o.date_added);
+        }
+        rows.truncate(fetch);
+    }
     let more = rows.len() > q.limit;
     rows.truncate(q.limit);
     Ok(ObjectPage {
         objects: rows,
         more,
+        considered_through: None,
     })
 }
 
 fn run_query(
     conn: &Connection,
+    feed_id: &str,
     coll: i64,
     q: &ObjectQuery,
     v: &Visibility,
@@ -269,7 +330,7 @@ fn run_query(
         "NULL".to_owned()
     };
     let mut sql = format!(
-        "SELECT stix_id, date_added, version, spec_version, {body}
+        "SELECT stix_id, date_added, version, spec_version, {body}, corroboration
            FROM objects INDEXED BY {index}
           WHERE collection = ? AND date_added > ?"
     );
@@ -306,18 +367,32 @@ fn run_query(
         );
     }
     push_version_filter(&mut sql, &mut args, &q.versions);
-    sql.push_str(" ORDER BY date_added LIMIT ?");
+    if let Some(c) = q.min_confidence {
+        sql.push_str(" AND confidence >= ?");
+        args.push(SqlValue::Integer(i64::from(c)));
+    }
+    if let Some(c) = q.min_corroboration {
+        sql.push_str(" AND corroboration >= ?");
+        args.push(SqlValue::Integer(i64::from(c)));
+    }
+    sql.push_str(if q.newest_first {
+        " ORDER BY date_added DESC LIMIT ?"
+    } else {
+        " ORDER BY date_added LIMIT ?"
+    });
     args.push(SqlValue::Integer(i64::try_from(fetch).unwrap_or(i64::MAX)));
 
     let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
     let rows = stmt
         .query_map(params_from_iter(args), |r| {
             Ok(StoredObject {
+                feed_id: feed_id.to_owned(),
                 id: r.get(0)?,
                 date_added: Timestamp::from_micros(r.get(1)?),
                 version: Timestamp::from_micros(r.get(2)?),
                 spec_version: r.get(3)?,
                 body: r.get(4)?,
+                corroboration: r.get(5)?,
             })
         })
         .map_err(internal)?
@@ -370,7 +445,8 @@ pub fn search(conn: &Connection, q: &ObservableQuery) -> Result<Vec<ObservableHi
     if q.feeds.is_empty() || q.kinds.is_empty() || q.values.is_empty() {
         return Ok(Vec::new());
     }
-    let mut sql = "SELECT c.id, o.stix_id, o.stix_type, o.version, o.date_added, ob.kind, ob.value
+    let mut sql = "SELECT c.id, o.stix_id, o.stix_type, o.version, o.date_added, ob.kind, ob.value,
+                          o.corroboration
                      FROM observables ob
                      JOIN objects o ON o.seq = ob.object_seq
                      JOIN collections c ON c.seq = o.collection
@@ -412,10 +488,132 @@ pub fn search(conn: &Connection, q: &ObservableQuery) -> Result<Vec<ObservableHi
                 date_added: Timestamp::from_micros(r.get(4)?),
                 kind: r.get(5)?,
                 value: r.get(6)?,
+                corroboration: r.get(7)?,
             })
         })
         .map_err(internal)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(internal)?;
     Ok(hits)
+}
+
+/// The newest `date_added` of any object.
+pub fn last_added(conn: &Connection) -> Result<Option<i64>, StoreError> {
+    conn.prepare_cached("SELECT MAX(date_added) FROM objects")
+        .map_err(internal)?
+        .query_row([], |r| r.get(0))
+        .map_err(internal)
+}
+
+/// Object versions committed after `after`, in every feed, oldest first.
+pub fn committed_since(
+    conn: &Connection,
+    after: Timestamp,
+    limit: usize,
+) -> Result<Vec<CommittedObject>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT c.id, o.stix_id, o.stix_type, o.date_added, o.version, o.spec_version, o.tlp,
+                    o.poster_org,
+                    (SELECT group_concat(r.org) FROM object_recipients r WHERE r.object_seq = o.seq),
+                    o.confidence, o.corroboration, o.body, o.original_body
+               FROM objects o INDEXED BY objects_added_all
+               JOIN collections c ON c.seq = o.collection
+              WHERE o.date_added > ?1
+              ORDER BY o.date_added
+              LIMIT ?2",
+        )
+        .map_err(internal)?;
+    let rows = stmt
+        .query_map(
+            params![after.as_micros(), i64::try_from(limit).unwrap_or(i64::MAX)],
+            |r| {
+                let recipients: Option<String> = r.get(8)?;
+                Ok((
+                    CommittedObject {
+                        feed_id: r.get(0)?,
+                        id: r.get(1)?,
+                        object_type: r.get(2)?,
+                        date_added: Timestamp::from_micros(r.get(3)?),
+                        version: Timestamp::from_micros(r.get(4)?),
+                        spec_version: r.get(5)?,
+                        tlp: Tlp::Clear,
+                        poster_org: r.get(7)?,
+                        recipients: recipients
+                            .unwrap_or_default()
+                            .split(',')
+                            .filter_map(|o| o.parse().ok())
+                            .collect(),
+                        confidence: r.get(9)?,
+                        corroboration: r.get(10)?,
+                        body: r.get(11)?,
+                        original_body: r.get(12)?,
+                    },
+                    r.get::<_, i64>(6)?,
+                ))
+            },
+        )
+        .map_err(internal)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(internal)?;
+    rows.into_iter()
+        .map(|(mut o, tlp)| {
+            o.tlp = Tlp::from_code(tlp).ok_or_else(|| {
+                StoreError::Internal(format!("object {} has TLP code {tlp}", o.id).into())
+            })?;
+            Ok(o)
+        })
+        .collect()
+}
+
+/// Which organisations reported each of the observables.
+pub fn reporters(
+    conn: &Connection,
+    kinds: &[String],
+    values: &[String],
+) -> Result<Vec<Reporters>, StoreError> {
+    if kinds.is_empty() || values.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = "SELECT r.kind, r.value, o.name FROM reports r JOIN orgs o ON o.id = r.org
+                    WHERE 1 = 1"
+        .to_owned();
+    let mut args = Vec::new();
+    push_in(
+        &mut sql,
+        &mut args,
+        "r.kind",
+        kinds.iter().cloned().map(SqlValue::Text),
+    );
+    push_in(
+        &mut sql,
+        &mut args,
+        "r.value",
+        values.iter().cloned().map(SqlValue::Text),
+    );
+    sql.push_str(" ORDER BY r.kind, r.value, o.name");
+    let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
+    let rows = stmt
+        .query_map(params_from_iter(args), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .map_err(internal)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(internal)?;
+    let mut out: Vec<Reporters> = Vec::new();
+    for (kind, value, org) in rows {
+        match out.last_mut() {
+            Some(last) if last.kind == kind && last.value == value => last.orgs.push(org),
+            _ => out.push(Reporters {
+                kind,
+                value,
+                orgs: vec![org],
+            }),
+        }
+    }
+    Ok(out)
 }

@@ -38,7 +38,7 @@ async fn query_all(
     feed_id: &str,
     q: &ObjectQuery,
 ) -> Result<ObjectPage, StoreError> {
-    store.query_objects(feed_id, q, &all()).await
+    store.query_objects(&[(feed_id.to_owned(), all())], q).await
 }
 
 async fn delete(
@@ -92,12 +92,20 @@ fn obj(id: &str, ty: &str, version: Option<&str>) -> NewObject {
         tlp: Tlp::Green,
         recipients: Vec::new(),
         original_body: None,
+        confidence: None,
+        note: None,
+        feed_id: String::new(),
     }
 }
 
-fn add(feed: &Feed, objects: Vec<NewObject>) -> AddObjects {
+/// A POST of `objects` to `feed` (objects that name no feed go there).
+fn add(feed: &Feed, mut objects: Vec<NewObject>) -> AddObjects {
+    for o in &mut objects {
+        if o.feed_id.is_empty() {
+            o.feed_id = feed.id.clone();
+        }
+    }
     AddObjects {
-        feed_id: feed.id.clone(),
         owner_user_id: 1,
         poster_org: 1,
         audit: entry("objects.add"),
@@ -120,6 +128,25 @@ fn query() -> ObjectQuery {
         versions: VersionFilter::All,
         spec_versions: Vec::new(),
         with_body: true,
+        min_confidence: None,
+        min_corroboration: None,
+        newest_first: false,
+    }
+}
+
+/// A regular feed as an administrator creates it.
+fn new_feed(name: &str, description: Option<&str>) -> Feed {
+    Feed {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: name.into(),
+        description: description.map(str::to_owned),
+        default_tlp: Tlp::Green,
+        severity: relay_core::Severity::Important,
+        volume: relay_core::Volume::Medium,
+        kind: relay_core::FeedKind::Regular,
+        inbox: false,
+        retired: false,
+        grants: Vec::new(),
     }
 }
 
@@ -130,13 +157,7 @@ async fn count(store: &Arc<dyn Store>, feed: &Feed, q: &ObjectQuery) -> usize {
 
 /// Creates the TEST feed and returns it.
 pub async fn seed(store: &Arc<dyn Store>) -> Feed {
-    let feed = Feed {
-        id: uuid::Uuid::new_v4().to_string(),
-        name: "TEST".into(),
-        description: Some("for tests".into()),
-        default_tlp: Tlp::Green,
-        grants: Vec::new(),
-    };
+    let feed = new_feed("TEST", Some("for tests"));
     create_feed(store, &feed).await.unwrap();
     feed
 }
@@ -178,13 +199,7 @@ pub async fn feeds_are_unique_and_found_by_id_or_name(store: Arc<dyn Store>) {
         create_feed(&store, &dup).await,
         Err(StoreError::Conflict(_))
     ));
-    let c2 = Feed {
-        id: uuid::Uuid::new_v4().to_string(),
-        name: "C2".into(),
-        description: None,
-        default_tlp: Tlp::Green,
-        grants: Vec::new(),
-    };
+    let c2 = new_feed("C2", None);
     create_feed(&store, &c2).await.unwrap();
     assert_eq!(store.find_feed(&feed.id).await.unwrap(), Some(feed.clone()));
     assert_eq!(store.find_feed("TEST").await.unwrap(), Some(feed.clone()));
@@ -196,7 +211,7 @@ pub async fn feeds_are_unique_and_found_by_id_or_name(store: Arc<dyn Store>) {
         .into_iter()
         .map(|f| f.name)
         .collect();
-    assert_eq!(names, ["C2", "TEST"]);
+    assert_eq!(names, ["TEST", "C2"], "in order of creation");
 }
 
 pub async fn versions_keep_first_and_last_whatever_the_order(store: Arc<dyn Store>) {
@@ -473,13 +488,7 @@ pub async fn observables_are_indexed_per_current_version(store: Arc<dyn Store>) 
     use relay_core::store::ObservableQuery;
     use stix::observable::{Kind, Observable};
     let feed = seed(&store).await;
-    let other = Feed {
-        id: uuid::Uuid::new_v4().to_string(),
-        name: "OTHER".into(),
-        description: None,
-        default_tlp: Tlp::Green,
-        grants: Vec::new(),
-    };
+    let other = new_feed("OTHER", None);
     create_feed(&store, &other).await.unwrap();
     let mention = |v: &str| Observable {
         kind: Kind::Domain,
@@ -721,7 +730,10 @@ pub async fn visibility_in_queries_agrees_with_the_policy(store: Arc<dyn Store>)
         },
     ];
     for v in &views {
-        let page = store.query_objects(&feed.id, &query(), v).await.unwrap();
+        let page = store
+            .query_objects(&[(feed.id.clone(), v.clone())], &query())
+            .await
+            .unwrap();
         let got: Vec<&str> = page.objects.iter().map(|o| o.id.as_str()).collect();
         let want: Vec<&str> = expected
             .iter()
