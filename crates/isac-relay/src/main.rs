@@ -3,6 +3,7 @@
 //! meet `anyhow` here and nowhere else.
 
 mod admin_cmd;
+mod catalogue_cmd;
 mod config;
 mod stix_cmd;
 
@@ -72,6 +73,16 @@ enum Command {
     Feed {
         #[command(subcommand)]
         command: admin_cmd::FeedCommand,
+    },
+    /// Manage the routing rules of posts to Default and other inboxes.
+    Routing {
+        #[command(subcommand)]
+        command: catalogue_cmd::RoutingCommand,
+    },
+    /// Manage consumer profiles (feeds, severity, volume caps, rate limits).
+    Profile {
+        #[command(subcommand)]
+        command: catalogue_cmd::ProfileCommand,
     },
     /// Read the audit log (the ISAC administrator's view).
     Audit(admin_cmd::AuditArgs),
@@ -188,6 +199,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Group { command } => admin_cmd::group(command).await,
         Command::Feed { command } => admin_cmd::feed(command).await,
         Command::Audit(args) => admin_cmd::audit(args).await,
+        Command::Routing { command } => catalogue_cmd::routing(command).await,
+        Command::Profile { command } => catalogue_cmd::profile(command).await,
     }
 }
 

@@ -46,9 +46,10 @@ pub fn feed_rights(principal: &Principal, feed: &Feed) -> FeedRights {
     // The ISAC's own staff (and its administrator) reach every feed. The aggregate feed is
     // open to all: reading it gives what each feed gives, and posting to it routes each object
     // to a feed whose rights then apply. A retired feed takes no new objects.
-    let (read, write) = if feed.kind == FeedKind::Aggregate {
-        (true, true)
-    } else if principal.role == Role::IsacAdmin || principal.org_kind == OrgKind::Operator {
+    let (read, write) = if feed.kind == FeedKind::Aggregate
+        || principal.role == Role::IsacAdmin
+        || principal.org_kind == OrgKind::Operator
+    {
         (true, true)
     } else {
         feed.grants

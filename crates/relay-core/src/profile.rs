@@ -99,7 +99,7 @@ impl Profile {
 
     /// Whether the profile takes objects of this feed at all.
     pub fn wants_feed(&self, feed: &Feed) -> bool {
-        (self.feeds.is_empty() || self.feeds.iter().any(|n| *n == feed.name))
+        (self.feeds.is_empty() || self.feeds.contains(&feed.name))
             && self.min_severity.is_none_or(|m| feed.severity >= m)
     }
 

@@ -493,3 +493,77 @@ async fn tokens_are_created_read_only_and_revoked_offline() {
     let r = discovery(&s.base, admin).await;
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+#[test]
+fn routing_rules_and_profiles_are_managed_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let ok = |args: &[&str]| -> String {
+        let mut all = args.to_vec();
+        all.extend(["--data", data]);
+        let out = run_cli(&all);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let fails = |args: &[&str]| -> String {
+        let mut all = args.to_vec();
+        all.extend(["--data", data]);
+        let out = run_cli(&all);
+        assert!(!out.status.success(), "{args:?} should fail");
+        String::from_utf8(out.stderr).unwrap()
+    };
+    assert!(ok(&["routing", "add", "label", "banking", "BKMW_CONFIG"]).contains("label equals"));
+    ok(&[
+        "routing", "add", "title", "sandbox", "CX", "--match", "contains",
+    ]);
+    let list = ok(&["routing", "list"]);
+    assert_eq!(
+        list.lines().collect::<Vec<_>>(),
+        [
+            "1\tlabel\tequals\tbanking\tBKMW_CONFIG",
+            "2\ttitle\tcontains\tsandbox\tCX"
+        ]
+    );
+    assert!(fails(&["routing", "add", "colour", "x", "C2"]).contains("unknown rule field"));
+    assert!(fails(&["routing", "add", "title", "x", "NOPE"]).contains("no feed 'NOPE'"));
+    ok(&["routing", "remove", "1"]);
+    assert!(fails(&["routing", "remove", "1"]).contains("no routing rule 1"));
+    assert_eq!(ok(&["routing", "list"]).lines().count(), 1);
+
+    ok(&[
+        "org",
+        "add",
+        "SmallISP",
+        "--sector",
+        "telecom",
+        "--country",
+        "JP",
+    ]);
+    let set = ok(&[
+        "profile",
+        "set",
+        "--org",
+        "SmallISP",
+        r#"{"min_severity": "urgent", "max_per_poll": 1000}"#,
+    ]);
+    assert!(set.contains("\"max_per_poll\":1000"), "{set}");
+    assert!(ok(&["profile", "show", "--org", "SmallISP"]).contains("\"min_severity\":\"urgent\""));
+    assert!(
+        fails(&[
+            "profile",
+            "set",
+            "--org",
+            "SmallISP",
+            r#"{"max_per_poll": 0}"#
+        ])
+        .contains("max_per_poll must be at least 1")
+    );
+    assert!(fails(&["profile", "set", "--org", "SmallISP", "{"]).contains("invalid profile JSON"));
+    assert!(fails(&["profile", "show", "--org", "Nobody"]).contains("no organisation 'Nobody'"));
+    ok(&["profile", "clear", "--org", "SmallISP"]);
+    assert!(ok(&["profile", "show", "--org", "SmallISP"]).contains("no profile"));
+}

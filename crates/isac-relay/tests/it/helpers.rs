@@ -209,3 +209,85 @@ pub fn ids_of(envelope: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// Calls the admin API as the ISAC administrator; returns the status and the JSON body.
+pub async fn admin(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    json_api(app, TOKEN, method, path, body).await
+}
+
+pub async fn org(app: &TestApp, name: &str, anonymous: bool) -> String {
+    let (s, v) = admin(
+        app,
+        Method::POST,
+        "/api/v1/orgs",
+        Some(json!({"name": name, "sector": "broadcast", "country": "JP", "anonymous": anonymous})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    v["identity"]["id"].as_str().unwrap().to_owned()
+}
+
+/// Creates a user with a token; returns the token.
+pub async fn user(app: &TestApp, org: &str, name: &str, role: &str) -> String {
+    let (s, v) = admin(
+        app,
+        Method::POST,
+        "/api/v1/users",
+        Some(json!({"org": org, "name": name, "role": role})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, t) = admin(
+        app,
+        Method::POST,
+        "/api/v1/tokens",
+        Some(json!({"user": name, "name": "t"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{t}");
+    t["token"].as_str().unwrap().to_owned()
+}
+
+pub async fn grant(app: &TestApp, feed: &str, kind: &str, name: &str, read: bool, write: bool) {
+    let (s, v) = admin(
+        app,
+        Method::PUT,
+        &format!("/api/v1/feeds/{feed}/grants/{kind}/{name}"),
+        Some(json!({"read": read, "write": write})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+}
+
+pub fn taxii(app: &TestApp, token: &str, method: Method, path: &str) -> reqwest::RequestBuilder {
+    app.client
+        .request(method, app.url(path))
+        .bearer_auth(token)
+        .header("Accept", TAXII)
+}
+
+pub async fn post(
+    app: &TestApp,
+    token: &str,
+    feed: &str,
+    objects: &[Value],
+) -> (StatusCode, Value) {
+    let r = taxii(
+        app,
+        token,
+        Method::POST,
+        &format!("collections/{feed}/objects/"),
+    )
+    .header("Content-Type", TAXII)
+    .body(json!({ "objects": objects }).to_string())
+    .send()
+    .await
+    .unwrap();
+    let s = r.status();
+    (s, r.json().await.unwrap())
+}

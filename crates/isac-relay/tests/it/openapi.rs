@@ -61,6 +61,14 @@ async fn every_documented_operation_is_served() {
             }
             let r = req.send().await.unwrap();
             let status = r.status();
+            if r.headers()
+                .get("content-type")
+                .is_some_and(|v| v == "text/event-stream")
+            {
+                // A stream stays open: that it answered 200 is the point.
+                assert_eq!(status, StatusCode::OK, "{method} {url}");
+                continue;
+            }
             let body = r.text().await.unwrap();
             assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {url}");
             assert!(

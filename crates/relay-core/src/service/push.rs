@@ -295,10 +295,7 @@ impl Relay {
         let scope = visibilities(&filter.who, &feeds);
         'catch_up: loop {
             // From the store, by cursor, until it has nothing newer.
-            loop {
-                let Some(q) = filter.query(cursor, CATCH_UP_PAGE) else {
-                    break;
-                };
+            while let Some(q) = filter.query(cursor, CATCH_UP_PAGE) {
                 if scope.is_empty() {
                     break;
                 }

@@ -203,6 +203,156 @@ fn ops() -> Vec<Op> {
             Some(r("Feed")),
         ),
         op(
+            "patch",
+            "/api/v1/feeds/{feed}",
+            "feeds",
+            "Change a feed's description, default TLP, severity, volume or inbox flag; retire it (retired: true) or bring it back.",
+            Some("FeedPatch"),
+            200,
+            Some(r("Feed")),
+        ),
+        op(
+            "get",
+            "/api/v1/feeds/{feed}/events",
+            "push",
+            "Server-Sent Events: the feed's new and changed objects as they are committed (Default: every feed the caller reads), through the caller's profile. Each event is 'object' with id (send it back as Last-Event-ID to resume) and data {feed, date_added, object}.",
+            None,
+            200,
+            None,
+        ),
+        op(
+            "get",
+            "/api/v1/routing-rules",
+            "routing",
+            "Routing rules of posts to Default and other inboxes, in the order they are tried (after the title convention 'FEED: ...' / '[FEED] ...').",
+            None,
+            200,
+            Some(list("RoutingRule")),
+        ),
+        op(
+            "post",
+            "/api/v1/routing-rules",
+            "routing",
+            "Add a routing rule (ISAC administrator).",
+            Some("NewRoutingRule"),
+            201,
+            Some(r("RoutingRule")),
+        ),
+        op(
+            "delete",
+            "/api/v1/routing-rules/{id}",
+            "routing",
+            "Remove a routing rule (ISAC administrator).",
+            None,
+            204,
+            None,
+        ),
+        op(
+            "get",
+            "/api/v1/orgs/{name}/profile",
+            "profiles",
+            "An organisation's consumer profile (ISAC administrator, or the organisation's administrator).",
+            None,
+            200,
+            Some(r("Profile")),
+        ),
+        op(
+            "put",
+            "/api/v1/orgs/{name}/profile",
+            "profiles",
+            "Set an organisation's consumer profile.",
+            Some("Profile"),
+            200,
+            Some(r("Profile")),
+        ),
+        op(
+            "delete",
+            "/api/v1/orgs/{name}/profile",
+            "profiles",
+            "Remove an organisation's consumer profile.",
+            None,
+            204,
+            None,
+        ),
+        op(
+            "get",
+            "/api/v1/tokens/{id}/profile",
+            "profiles",
+            "A token's consumer profile (it replaces the organisation's).",
+            None,
+            200,
+            Some(r("Profile")),
+        ),
+        op(
+            "put",
+            "/api/v1/tokens/{id}/profile",
+            "profiles",
+            "Set a token's consumer profile.",
+            Some("Profile"),
+            200,
+            Some(r("Profile")),
+        ),
+        op(
+            "delete",
+            "/api/v1/tokens/{id}/profile",
+            "profiles",
+            "Remove a token's consumer profile.",
+            None,
+            204,
+            None,
+        ),
+        op(
+            "get",
+            "/api/v1/webhooks",
+            "push",
+            "The webhooks of the caller's organisation (all, for the ISAC administrator).",
+            None,
+            200,
+            Some(list("Webhook")),
+        ),
+        op(
+            "post",
+            "/api/v1/webhooks",
+            "push",
+            "Register a webhook (organisation administrator): deliveries of a feed to an HTTPS or loopback URL, signed with HMAC-SHA256 (X-ISAC-Signature: sha256=HEX over '<X-ISAC-Timestamp>.<body>'), retried with exponential backoff. The secret is shown once.",
+            Some("NewWebhook"),
+            201,
+            Some(r("CreatedWebhook")),
+        ),
+        op(
+            "delete",
+            "/api/v1/webhooks/{id}",
+            "push",
+            "Stop a webhook; its delivery log stays.",
+            None,
+            204,
+            None,
+        ),
+        Op {
+            query: &[("limit", "Attempts at most (default 100).")],
+            ..op(
+                "get",
+                "/api/v1/webhooks/{id}/deliveries",
+                "push",
+                "A webhook's delivery attempts, newest first.",
+                None,
+                200,
+                Some(list("Delivery")),
+            )
+        },
+        Op {
+            query: &[("q", "The observable value to look up.")],
+            ..op(
+                "get",
+                "/api/v1/reporters",
+                "search",
+                "Which organisations reported an observable (ISAC administrator only).",
+                None,
+                200,
+                Some(list("Reporters")),
+            )
+        },
+        op(
             "put",
             "/api/v1/feeds/{feed}/grants/{kind}/{name}",
             "feeds",
@@ -250,6 +400,10 @@ fn ops() -> Vec<Op> {
                     "The value to look up: an address, network, domain, URL, e-mail address, hash, port or AS.",
                 ),
                 ("limit", "Hits at most."),
+                (
+                    "sort",
+                    "newest (default) or corroboration: most organisations first.",
+                ),
             ],
             ..op(
                 "get",
@@ -273,7 +427,12 @@ fn schemas() -> Value {
     let role = json!({"type": "string", "enum": ["isac-admin", "org-admin", "analyst", "reader"]});
     let tlp = json!({"type": "string", "enum": ["clear", "green", "amber", "amber+strict", "red"]});
     let kind = json!({"type": "string", "enum": ["operator", "member", "partner"]});
-    json!({
+    let severity = json!({"type": "string", "enum": ["urgent", "important", "informational"]});
+    let volume = json!({"type": "string", "enum": ["many", "medium", "few"]});
+    let rule_field = json!({"type": "string", "enum": ["title", "label", "marking"]});
+    let rule_match = json!({"type": "string", "enum": ["equals", "prefix", "contains"]});
+    let positive = json!({"type": "integer", "minimum": 1});
+    let mut schemas = json!({
         "Error": s(json!({"type": "object", "required": ["title", "http_status"], "properties": {
             "title": string, "description": string, "error_id": string, "http_status": string}})),
         "Me": {"type": "object", "properties": {"user": string, "role": role, "org": string, "org_kind": kind, "read_only": boolean}},
@@ -296,16 +455,42 @@ fn schemas() -> Value {
         "Group": {"type": "object", "properties": {"name": string, "members": strings}},
         "NewGroup": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {"name": string}},
         "Feed": {"type": "object", "properties": {"id": string, "name": string, "description": {"type": ["string", "null"]}, "default_tlp": tlp,
+            "severity": severity, "volume": volume, "kind": {"type": "string", "enum": ["regular", "aggregate", "test"]},
+            "inbox": boolean, "retired": boolean,
             "grants": {"type": "array", "items": {"type": "object", "properties": {
                 "kind": {"type": "string", "enum": ["org", "group"]}, "name": string, "read": boolean, "write": boolean}}}}},
-        "NewFeed": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {"name": string, "description": string, "default_tlp": tlp}},
+        "NewFeed": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {"name": string, "description": string, "default_tlp": tlp,
+            "severity": severity, "volume": volume, "kind": {"type": "string", "enum": ["regular", "test"]}, "inbox": boolean}},
         "GrantRights": {"type": "object", "additionalProperties": false, "properties": {"read": boolean, "write": boolean}},
         "SearchResult": {"type": "object", "properties": {
             "query": {"type": "object", "properties": {"kinds": strings, "values": strings}},
             "results": {"type": "array", "items": {"type": "object", "properties": {
                 "collection_id": string, "feed": string, "object_id": string, "type": string, "version": string,
-                "date_added": string, "kind": string, "value": string}}}}},
-    })
+                "date_added": string, "kind": string, "value": string, "corroboration": {"type": "integer"}}}}}},
+    });
+    // Split in two: one json! of every schema passes the macro's recursion limit.
+    let more = json!({
+        "FeedPatch": {"type": "object", "additionalProperties": false, "properties": {"description": string, "default_tlp": tlp,
+            "severity": severity, "volume": volume, "inbox": boolean, "retired": boolean}},
+        "RoutingRule": {"type": "object", "properties": {"id": {"type": "integer"}, "field": rule_field, "match": rule_match, "value": string, "feed": string}},
+        "NewRoutingRule": {"type": "object", "required": ["field", "value", "feed"], "additionalProperties": false, "properties": {
+            "field": rule_field, "match": rule_match, "value": string, "feed": string}},
+        "Profile": {"type": "object", "additionalProperties": false, "description": "What a consumer receives, on every channel. A token's profile replaces its organisation's.", "properties": {
+            "feeds": strings, "min_severity": severity, "min_confidence": {"type": "integer", "minimum": 0, "maximum": 100},
+            "types": strings, "max_per_poll": positive, "max_per_day": positive,
+            "requests_per_second": positive, "objects_per_day": positive}},
+        "Webhook": {"type": "object", "properties": {"id": {"type": "integer"}, "user": string, "collection_id": string, "url": string,
+            "cursor": string, "created": string, "removed": {"type": ["string", "null"]}}},
+        "CreatedWebhook": {"allOf": [r("Webhook"), {"type": "object", "properties": {"secret": string}}]},
+        "NewWebhook": {"type": "object", "required": ["feed", "url"], "additionalProperties": false, "properties": {"feed": string, "url": string}},
+        "Delivery": {"type": "object", "properties": {"at": string, "attempt": {"type": "integer"}, "objects": {"type": "integer"},
+            "http_status": {"type": ["integer", "null"]}, "error": {"type": ["string", "null"]}, "delivered": boolean}},
+        "Reporters": {"type": "object", "properties": {"kind": string, "value": string, "organisations": strings}},
+    });
+    if let (Some(all), Some(extra)) = (schemas.as_object_mut(), more.as_object()) {
+        all.extend(extra.clone());
+    }
+    schemas
 }
 
 fn path_params(path: &str) -> Vec<Value> {
@@ -329,6 +514,9 @@ pub fn document() -> Value {
             }
             (None, "/api/v1/audit") => {
                 json!({"description": "One JSON object per line.", "content": {"application/x-ndjson": {"schema": {"type": "string"}}}})
+            }
+            (None, "/api/v1/feeds/{feed}/events") => {
+                json!({"description": "An event stream that stays open.", "content": {"text/event-stream": {"schema": {"type": "string"}}}})
             }
             (None, _) => json!({"description": "Done."}),
         };
