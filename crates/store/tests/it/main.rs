@@ -47,6 +47,9 @@ mod sqlite {
         tokens_expire_and_are_revoked,
         visibility_in_queries_agrees_with_the_policy,
         changes_are_checked_and_audited,
+        feeds_share_one_cursor,
+        corroboration_counts_distinct_posters,
+        catalogue_settings_round_trip,
     );
 
     /// The audit table refuses updates and deletes, whoever opens the file.

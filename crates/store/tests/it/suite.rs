@@ -924,3 +924,267 @@ pub async fn changes_are_checked_and_audited(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(paged.len(), 1);
 }
+
+/// Objects of several feeds share one `date_added` order: a query over several feeds merges
+/// them, oldest or newest first, and the live tail returns every commit in that order.
+pub async fn feeds_share_one_cursor(store: Arc<dyn Store>) {
+    let a = seed(&store).await;
+    let b = new_feed("OTHER", None);
+    create_feed(&store, &b).await.unwrap();
+    assert_eq!(store.last_added().await.unwrap(), None);
+    let before = Timestamp::from_micros(i64::MIN);
+    for i in 0..6 {
+        let feed = if i % 2 == 0 { &a } else { &b };
+        let id = format!("indicator--00000000-0000-4000-8000-00000000000{i}");
+        store
+            .add_objects(add(
+                feed,
+                vec![obj(&id, "indicator", Some("2024-01-01T00:00:00Z"))],
+            ))
+            .await
+            .unwrap();
+    }
+    // One POST may also write to several feeds.
+    let mut x = obj(
+        "indicator--00000000-0000-4000-8000-000000000010",
+        "indicator",
+        Some("2024-01-01T00:00:00Z"),
+    );
+    x.feed_id = b.id.clone();
+    let y = obj(
+        "indicator--00000000-0000-4000-8000-000000000011",
+        "indicator",
+        Some("2024-01-01T00:00:00Z"),
+    );
+    store.add_objects(add(&a, vec![x, y])).await.unwrap();
+
+    let both = [(a.id.clone(), all()), (b.id.clone(), all())];
+    let page = store.query_objects(&both, &query()).await.unwrap();
+    let added: Vec<Timestamp> = page.objects.iter().map(|o| o.date_added).collect();
+    assert_eq!(added.len(), 8);
+    assert!(
+        added.windows(2).all(|w| w[0] < w[1]),
+        "unique and increasing"
+    );
+    let feeds: Vec<&str> = page.objects.iter().map(|o| o.feed_id.as_str()).collect();
+    assert_eq!(
+        feeds[..6],
+        [&a.id, &b.id, &a.id, &b.id, &a.id, &b.id].map(String::as_str)
+    );
+    assert_eq!(feeds[6..], [b.id.as_str(), a.id.as_str()]);
+
+    let mut newest = query();
+    newest.newest_first = true;
+    newest.limit = 3;
+    let top = store.query_objects(&both, &newest).await.unwrap();
+    let top_added: Vec<Timestamp> = top.objects.iter().map(|o| o.date_added).collect();
+    assert_eq!(top_added, [added[7], added[6], added[5]]);
+    assert!(top.more);
+
+    let tail = store.committed_since(before, 100).await.unwrap();
+    assert_eq!(tail.iter().map(|o| o.date_added).collect::<Vec<_>>(), added);
+    let rest = store.committed_since(added[5], 100).await.unwrap();
+    assert_eq!(rest.len(), 2);
+    assert_eq!(rest[0].feed_id, b.id);
+    assert_eq!(store.last_added().await.unwrap(), Some(added[7]));
+}
+
+/// Corroboration: how many distinct organisations reported what an object mentions, raised on
+/// every object that mentions it when another organisation reports it.
+pub async fn corroboration_counts_distinct_posters(store: Arc<dyn Store>) {
+    use stix::observable::{Kind, Observable};
+    let feed = seed(&store).await;
+    let ip = |v: &str| Observable {
+        kind: Kind::Ipv4,
+        value: v.into(),
+    };
+    let post = |org: i64, id: &str, value: &str| {
+        let mut o = obj(id, "indicator", Some("2024-01-01T00:00:00Z"));
+        o.observables = vec![ip(value)];
+        let mut r = add(&feed, vec![o]);
+        r.poster_org = org;
+        r
+    };
+    let ids = [
+        "indicator--00000000-0000-4000-8000-000000000001",
+        "indicator--00000000-0000-4000-8000-000000000002",
+        "indicator--00000000-0000-4000-8000-000000000003",
+        "indicator--00000000-0000-4000-8000-000000000004",
+    ];
+    store
+        .add_objects(post(1, ids[0], "192.0.2.1"))
+        .await
+        .unwrap();
+    store
+        .add_objects(post(7, ids[1], "192.0.2.1"))
+        .await
+        .unwrap();
+    store
+        .add_objects(post(7, ids[2], "192.0.2.1"))
+        .await
+        .unwrap();
+    store
+        .add_objects(post(7, ids[3], "192.0.2.2"))
+        .await
+        .unwrap();
+    let mut none = obj(
+        "malware--00000000-0000-4000-8000-000000000005",
+        "malware",
+        Some("2024-01-01T00:00:00Z"),
+    );
+    none.observables.clear();
+    store.add_objects(add(&feed, vec![none])).await.unwrap();
+    let page = query_all(&store, &feed.id, &query()).await.unwrap();
+    let counts: Vec<u32> = page.objects.iter().map(|o| o.corroboration).collect();
+    assert_eq!(counts, [2, 2, 2, 1, 0]);
+    let mut q = query();
+    q.min_corroboration = Some(2);
+    assert_eq!(count(&store, &feed, &q).await, 3);
+    let who = store
+        .reporters(&["ipv4".into()], &["192.0.2.1".into()])
+        .await
+        .unwrap();
+    assert_eq!(who.len(), 1);
+    assert!(who[0].orgs.contains(&"ISAC".to_owned()), "{who:?}");
+}
+
+/// Feed settings, routing rules, profiles and webhooks are stored and read back.
+pub async fn catalogue_settings_round_trip(store: Arc<dyn Store>) {
+    use relay_core::profile::Profile;
+    use relay_core::routing::{RuleField, RuleMatch};
+    use relay_core::store::{Delivery, NewWebhook, ProfileOwner};
+    let feed = seed(&store).await;
+    let settings = relay_core::FeedSettings {
+        severity: Some(relay_core::Severity::Urgent),
+        retired: Some(true),
+        ..Default::default()
+    };
+    store
+        .apply(
+            Change::UpdateFeed {
+                feed: feed.id.clone(),
+                settings,
+            },
+            entry("feed.update"),
+        )
+        .await
+        .unwrap();
+    let f = store.find_feed(&feed.id).await.unwrap().unwrap();
+    assert_eq!(
+        (f.severity, f.retired),
+        (relay_core::Severity::Urgent, true)
+    );
+
+    let rule = store
+        .apply(
+            Change::AddRule {
+                field: RuleField::Label,
+                matching: RuleMatch::Equals,
+                value: "banking".into(),
+                feed: feed.id.clone(),
+            },
+            entry("routing.add"),
+        )
+        .await
+        .unwrap();
+    let rules = store.list_rules().await.unwrap();
+    assert_eq!(
+        (rules.len(), rules[0].id, rules[0].feed.as_str()),
+        (1, rule, "TEST")
+    );
+    store
+        .apply(Change::RemoveRule { id: rule }, entry("routing.remove"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .apply(Change::RemoveRule { id: rule }, entry("routing.remove"))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    let capped = Profile {
+        max_per_poll: Some(10),
+        ..Profile::default()
+    };
+    store
+        .apply(
+            Change::SetProfile {
+                owner: ProfileOwner::Org("ISAC".into()),
+                profile: Some(capped.clone()),
+            },
+            entry("profile.set"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.profiles(1, 0).await.unwrap(), (Some(capped), None));
+    assert!(matches!(
+        store
+            .apply(
+                Change::SetProfile {
+                    owner: ProfileOwner::Token(999),
+                    profile: None,
+                },
+                entry("profile.set"),
+            )
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    assert!(store.bootstrap_admin("admin", [3u8; 32]).await.unwrap());
+    let t0 = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
+    let hook = store
+        .apply(
+            Change::CreateWebhook(NewWebhook {
+                user_id: 1,
+                feed_id: feed.id.clone(),
+                url: "http://127.0.0.1:9/hook".into(),
+                secret: "s".into(),
+                cursor: t0,
+            }),
+            entry("webhook.create"),
+        )
+        .await
+        .unwrap();
+    let attempt = |n: u32, delivered: bool| Delivery {
+        webhook: hook,
+        at: Timestamp::now(),
+        attempt: n,
+        objects: 3,
+        http_status: Some(if delivered { 200 } else { 503 }),
+        error: (!delivered).then(|| "HTTP status 503".into()),
+        delivered,
+    };
+    let t1 = Timestamp::parse("2026-01-02T00:00:00Z").unwrap();
+    store
+        .record_delivery(attempt(1, false), None)
+        .await
+        .unwrap();
+    store
+        .record_delivery(attempt(2, true), Some(t1))
+        .await
+        .unwrap();
+    let log = store.deliveries(hook, 10).await.unwrap();
+    assert_eq!(
+        log.iter()
+            .map(|d| (d.attempt, d.delivered))
+            .collect::<Vec<_>>(),
+        [(2, true), (1, false)]
+    );
+    let hooks = store.list_webhooks().await.unwrap();
+    assert_eq!(
+        (hooks[0].cursor, hooks[0].user_name.as_str()),
+        (t1, "admin")
+    );
+    store
+        .apply(
+            Change::RemoveWebhook {
+                id: hook,
+                at: Timestamp::now(),
+            },
+            entry("webhook.remove"),
+        )
+        .await
+        .unwrap();
+    assert!(store.list_webhooks().await.unwrap()[0].removed.is_some());
+}
