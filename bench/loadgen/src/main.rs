@@ -80,6 +80,23 @@ enum Cmd {
         #[arg(long, default_value = "indicator,malware")]
         types: String,
     },
+    /// Opens `subscribers` Server-Sent Events streams on `events`, then POSTs `posts`
+    /// single-indicator envelopes to `url` one after another; prints the latency from each
+    /// POST's acknowledgement to each subscriber's receipt of the object.
+    Sse {
+        #[command(flatten)]
+        target: Target,
+        /// The event stream URL (`/api/v1/feeds/{feed}/events`).
+        #[arg(long)]
+        events: String,
+        #[arg(long, default_value_t = 1000)]
+        subscribers: usize,
+        #[arg(long, default_value_t = 50)]
+        posts: usize,
+        /// Pause between posts, in milliseconds.
+        #[arg(long, default_value_t = 50)]
+        gap_ms: u64,
+    },
 }
 
 fn client(t: &Target) -> Result<reqwest::Client> {
@@ -316,6 +333,108 @@ async fn filtered(
     )
 }
 
+/// Reads one subscriber's stream until it has seen `want` objects (or the deadline); returns
+/// when each object id arrived.
+async fn subscriber(
+    resp: reqwest::Response,
+    want: usize,
+    deadline: tokio::time::Instant,
+) -> Result<Vec<(String, Instant)>> {
+    let mut body = resp;
+    let mut buf = String::new();
+    let mut got = Vec::with_capacity(want);
+    while got.len() < want {
+        let chunk = match tokio::time::timeout_at(deadline, body.chunk()).await {
+            Ok(c) => c?,
+            Err(_) => break,
+        };
+        let Some(chunk) = chunk else { break };
+        let at = Instant::now();
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            for line in block.lines() {
+                if let Some(data) = line.strip_prefix("data:") {
+                    let v: Value = serde_json::from_str(data.trim_start())?;
+                    if let Some(id) = v["object"]["id"].as_str() {
+                        got.push((id.to_owned(), at));
+                    }
+                }
+            }
+        }
+    }
+    Ok(got)
+}
+
+async fn sse(
+    t: Target,
+    events: String,
+    subscribers: usize,
+    posts: usize,
+    gap_ms: u64,
+) -> Result<()> {
+    let http = client(&t)?;
+    let mut streams = Vec::with_capacity(subscribers);
+    for _ in 0..subscribers {
+        let r = http
+            .get(&events)
+            .header(ACCEPT, "text/event-stream")
+            .send()
+            .await?;
+        if r.status().as_u16() != 200 {
+            bail!("GET {events} answered {}", r.status());
+        }
+        streams.push(r);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60 + posts as u64);
+    let readers: Vec<_> = streams
+        .into_iter()
+        .map(|r| tokio::spawn(subscriber(r, posts, deadline)))
+        .collect();
+    let mut acked = std::collections::HashMap::new();
+    for i in 0..posts {
+        let obj = object(i, false);
+        let id = obj["id"].as_str().unwrap_or_default().to_owned();
+        let r = http
+            .post(&t.url)
+            .header(CONTENT_TYPE, TAXII)
+            .body(json!({ "objects": [obj] }).to_string())
+            .send()
+            .await?;
+        let at = Instant::now();
+        if r.status().as_u16() != 202 {
+            bail!("POST answered {}", r.status());
+        }
+        acked.insert(id, at);
+        tokio::time::sleep(Duration::from_millis(gap_ms)).await;
+    }
+    let mut lat = Vec::with_capacity(subscribers * posts);
+    let mut missing = 0usize;
+    for r in readers {
+        let got = r.await??;
+        missing += posts.saturating_sub(got.len());
+        for (id, at) in got {
+            if let Some(ack) = acked.get(&id) {
+                // Received before the client read the acknowledgement: no delay at all.
+                lat.push(at.saturating_duration_since(*ack).as_secs_f64() * 1000.0);
+            }
+        }
+    }
+    if lat.is_empty() {
+        bail!("no subscriber received anything");
+    }
+    lat.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        lat[((lat.len() as f64 * p).ceil() as usize)
+            .saturating_sub(1)
+            .min(lat.len() - 1)]
+    };
+    report(json!({
+        "phase": "sse", "subscribers": subscribers, "posts": posts, "deliveries": lat.len(),
+        "missing": missing, "p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": pct(1.0)
+    }))
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     match Cli::parse().command {
@@ -340,5 +459,12 @@ async fn main() -> Result<()> {
             to,
             types,
         } => filtered(target, requests, limit, from, to, types).await,
+        Cmd::Sse {
+            target,
+            events,
+            subscribers,
+            posts,
+            gap_ms,
+        } => sse(target, events, subscribers, posts, gap_ms).await,
     }
 }

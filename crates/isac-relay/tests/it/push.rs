@@ -221,6 +221,25 @@ async fn webhooks_deliver_signed_batches_and_retry_after_a_failure() {
         let (s, v) = json_api(&app, token, Method::POST, "/api/v1/webhooks", Some(body)).await;
         assert_eq!(s, status, "{v}");
     }
+    // HTTPS anywhere is accepted (and removed again before anything is posted).
+    let (s, remote) = json_api(
+        &app,
+        &boss,
+        Method::POST,
+        "/api/v1/webhooks",
+        Some(json!({"feed": "C2", "url": "https://hooks.example.net/isac"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{remote}");
+    let (s, _) = json_api(
+        &app,
+        &boss,
+        Method::DELETE,
+        &format!("/api/v1/webhooks/{}", remote["id"]),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, hook) = json_api(
         &app,
         &boss,
@@ -305,7 +324,7 @@ async fn webhooks_deliver_signed_batches_and_retry_after_a_failure() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(seen.lock().unwrap().len(), 2);
     let (_, audit) = admin(&app, Method::GET, "/api/v1/audit?action=webhook.", None).await;
-    assert_eq!(audit.to_string().matches("webhook.").count(), 2, "{audit}");
+    assert_eq!(audit.to_string().matches("webhook.").count(), 4, "{audit}");
 }
 
 #[tokio::test]

@@ -198,7 +198,8 @@ async fn deliveries(
     Ok(ok(&log))
 }
 
-/// Delivers webhooks with reqwest: no redirects followed, a 10-second limit per delivery.
+/// Delivers webhooks with reqwest over HTTP or HTTPS (rustls with aws-lc-rs; server certificates
+/// checked against the system's roots): no redirects followed, a 10-second limit per delivery.
 pub struct ReqwestSender {
     client: reqwest::Client,
 }
@@ -234,6 +235,6 @@ impl WebhookSender for ReqwestSender {
     }
 
     fn https(&self) -> bool {
-        false
+        true
     }
 }
