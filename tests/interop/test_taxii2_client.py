@@ -349,6 +349,23 @@ def test_add_objects(api_root):
     assert sorted(r["id"] for r in objects_of(man)) == sorted([ind.id, mal.id, rel.id])
 
 
+def test_default_routes_posts_by_title_and_serves_every_feed(api_root):
+    default = by_title(api_root, "Default")
+    assert default.can_read and default.can_write
+    ind = new_indicator("C2: beacon seen by the sandbox")
+    lonely = new_indicator("a title naming no feed")
+    st = default.add_objects(envelope(ind, lonely))
+    assert (st.success_count, st.failure_count) == (1, 1)
+    assert st.successes[0]["id"] == ind.id
+    assert st.successes[0]["message"] == "routed to C2 by its title"
+    assert "feeds: C2, CX" in st.failures[0]["message"]
+    c2 = by_title(api_root, "C2")
+    assert [o["id"] for o in objects_of(c2.get_objects(id=ind.id))] == [ind.id]
+    got = objects_of(default.get_objects(id=ind.id))
+    assert [o["id"] for o in got] == [ind.id]
+    assert got[0] == as_json(ind), "served as posted"
+
+
 def test_add_objects_invalid_object_is_a_failure(api_root):
     coll = by_title(api_root, "objects")
     good = new_indicator("good one")
