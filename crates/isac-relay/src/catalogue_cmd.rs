@@ -110,10 +110,7 @@ pub async fn routing(cmd: RoutingCommand) -> Result<()> {
             matching,
             data,
         } => {
-            let matching = matching.unwrap_or(match field {
-                RuleField::Title => RuleMatch::Prefix,
-                RuleField::Label | RuleField::Marking => RuleMatch::Equals,
-            });
+            let matching = matching.unwrap_or(field.default_match());
             run(&data, |relay, me| async move {
                 let r = relay.add_rule(&me, field, matching, &value, &feed).await?;
                 say(&format!("added {}", r.describe()))

@@ -45,6 +45,25 @@ pub struct ObjectQuery {
     pub newest_first: bool,
 }
 
+impl ObjectQuery {
+    /// Every version of every object added after `added_after`, with bodies, oldest first: the
+    /// query of live catch-ups and existence probes, which callers then narrow.
+    pub fn all_versions(added_after: Option<Timestamp>, limit: usize) -> ObjectQuery {
+        ObjectQuery {
+            added_after,
+            limit,
+            ids: Vec::new(),
+            types: Vec::new(),
+            versions: VersionFilter::All,
+            spec_versions: Vec::new(),
+            with_body: true,
+            min_confidence: None,
+            min_corroboration: None,
+            newest_first: false,
+        }
+    }
+}
+
 /// One object version as the store returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredObject {

@@ -31,6 +31,15 @@ impl RuleField {
         }
     }
 
+    /// How a rule on this field compares when the administrator does not say: titles by
+    /// prefix (the legacy convention), labels and markings exactly.
+    pub fn default_match(self) -> RuleMatch {
+        match self {
+            RuleField::Title => RuleMatch::Prefix,
+            RuleField::Label | RuleField::Marking => RuleMatch::Equals,
+        }
+    }
+
     pub fn parse(s: &str) -> Result<RuleField, String> {
         match s {
             "title" => Ok(RuleField::Title),

@@ -241,16 +241,9 @@ impl Relay {
 
     async fn exists(&self, feeds: &[(String, Visibility)], object_id: &str) -> Result<bool, Error> {
         let probe = ObjectQuery {
-            added_after: None,
-            limit: 1,
             ids: vec![object_id.to_owned()],
-            types: Vec::new(),
-            versions: crate::query::VersionFilter::All,
-            spec_versions: Vec::new(),
             with_body: false,
-            min_confidence: None,
-            min_corroboration: None,
-            newest_first: false,
+            ..ObjectQuery::all_versions(None, 1)
         };
         Ok(!self
             .store

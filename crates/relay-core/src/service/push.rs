@@ -33,7 +33,7 @@ use crate::error::Error;
 use crate::feed::Feed;
 use crate::policy::{self, Visibility};
 use crate::principal::{Principal, Role};
-use crate::query::{ObjectQuery, VersionFilter, decode_cursor, encode_cursor};
+use crate::query::{ObjectQuery, decode_cursor, encode_cursor};
 use crate::store::{Change, CommittedObject, Delivery, NewWebhook, Webhook};
 
 /// How many committed objects the tailer reads at a time.
@@ -174,18 +174,7 @@ impl Filter {
     }
 
     fn query(&self, after: Timestamp, limit: usize) -> Option<ObjectQuery> {
-        let mut q = ObjectQuery {
-            added_after: Some(after),
-            limit,
-            ids: Vec::new(),
-            types: Vec::new(),
-            versions: VersionFilter::All,
-            spec_versions: Vec::new(),
-            with_body: true,
-            min_confidence: None,
-            min_corroboration: None,
-            newest_first: false,
-        };
+        let mut q = ObjectQuery::all_versions(Some(after), limit);
         apply_profile(&mut q, &self.who.profile).then_some(q)
     }
 }

@@ -13,6 +13,7 @@ use relay_core::{Error, FeedSettings, Severity, Volume};
 use serde::{Deserialize, Serialize};
 
 use super::admin::{FeedView, body, created, no_content, ok, parse_tlp};
+use super::id_param;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -131,10 +132,7 @@ async fn add_rule(
     let r: NewRule = body(&bytes)?;
     let field = RuleField::parse(&r.field).map_err(Error::Invalid)?;
     let matching = match r.matching.as_deref() {
-        None => match field {
-            RuleField::Title => RuleMatch::Prefix,
-            RuleField::Label | RuleField::Marking => RuleMatch::Equals,
-        },
+        None => field.default_match(),
         Some(m) => RuleMatch::parse(m).map_err(Error::Invalid)?,
     };
     let rule = s
@@ -142,11 +140,6 @@ async fn add_rule(
         .add_rule(&who, field, matching, &r.value, &r.feed)
         .await?;
     Ok(created(&RuleView::from(rule)))
-}
-
-fn id_param(id: &str) -> Result<i64, ApiError> {
-    id.parse::<i64>()
-        .map_err(|_| Error::NotFound(format!("no such id '{id}'")).into())
 }
 
 async fn remove_rule(

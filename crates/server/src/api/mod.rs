@@ -46,6 +46,12 @@ async fn json_media_type(req: axum::extract::Request, next: middleware::Next) ->
     resp
 }
 
+/// A numeric id from a URL path; anything else names nothing that exists.
+pub(crate) fn id_param(id: &str) -> Result<i64, ApiError> {
+    id.parse::<i64>()
+        .map_err(|_| Error::NotFound(format!("no such id '{id}'")).into())
+}
+
 /// The decoded query parameters of a request.
 pub(crate) struct Params(Vec<(String, String)>);
 

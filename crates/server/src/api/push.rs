@@ -18,6 +18,7 @@ use relay_core::store::{Delivery, Webhook};
 use serde::{Deserialize, Serialize};
 
 use super::admin::{body, created, no_content, ok};
+use super::id_param;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -135,11 +136,6 @@ async fn add_webhook(
         webhook: hook.into(),
         secret,
     }))
-}
-
-fn id_param(id: &str) -> Result<i64, ApiError> {
-    id.parse::<i64>()
-        .map_err(|_| Error::NotFound(format!("no webhook '{id}'")).into())
 }
 
 async fn remove_webhook(

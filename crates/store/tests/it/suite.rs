@@ -120,18 +120,7 @@ fn add(feed: &Feed, mut objects: Vec<NewObject>) -> AddObjects {
 }
 
 fn query() -> ObjectQuery {
-    ObjectQuery {
-        added_after: None,
-        limit: 1000,
-        ids: Vec::new(),
-        types: Vec::new(),
-        versions: VersionFilter::All,
-        spec_versions: Vec::new(),
-        with_body: true,
-        min_confidence: None,
-        min_corroboration: None,
-        newest_first: false,
-    }
+    ObjectQuery::all_versions(None, 1000)
 }
 
 /// A regular feed as an administrator creates it.
