@@ -21,14 +21,7 @@ BIG=${BENCH_BIG:-1000000}
 # Subscribers and the server each hold one socket per stream.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-cargo build --release -q -p isac-relay -p loadgen
-RELAY=target/release/isac-relay
-LG=target/release/loadgen
-OUT=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$OUT"; }
-trap cleanup EXIT
-now() { date -u +%Y-%m-%dT%H:%M:%S.%6NZ; }
+. bench/common.sh
 
 D=(--data "$OUT/relay")
 $RELAY org add BenchMember --sector telecom --country JP "${D[@]}" >/dev/null
@@ -37,11 +30,7 @@ for f in C2 CX; do $RELAY feed grant "$f" --org BenchMember --read --write "${D[
 MEMBER=$($RELAY token create bench --name bench "${D[@]}" | tail -1)
 # The member's profile caps its polls at 1,000 objects (streams are not capped).
 $RELAY profile set --org BenchMember '{"max_per_poll": 1000}' "${D[@]}" >/dev/null
-$RELAY serve "${D[@]}" --listen 127.0.0.1:0 >"$OUT/relay.out" 2>"$OUT/relay.err" &
-RPID=$!; PIDS+=("$RPID")
-for _ in $(seq 100); do grep -q '^listening on' "$OUT/relay.out" 2>/dev/null && break; sleep 0.1; done
-RURL=$(sed -n 's/^listening on //p' "$OUT/relay.out")
-[ -n "$RURL" ] || { echo "isac-relay did not start"; cat "$OUT/relay.err"; exit 1; }
+start_relay "$OUT/relay"
 R=(--token "$MEMBER")
 RCOL="$RURL/taxii2/isac/collections"
 
@@ -56,7 +45,7 @@ $LG ingest --url "$RCOL/CX/objects/" "${R[@]}" --count $((BIG - BIG / 2)) >"$OUT
 TO=$(now)
 $LG filtered --url "$RCOL/Default/objects/" "${R[@]}" --requests 1000 --limit 1000 \
   --from "$FROM" --to "$TO" --types indicator >"$OUT/capped.json"
-grep -E 'VmRSS|VmHWM' /proc/"$RPID"/status | sed -E 's/^(Vm[A-Z]+):[[:space:]]+([0-9]+) kB$/{"\1": \2}/' >"$OUT/rss.json"
+rss_json "$OUT/rss.json"
 
 python3 - "$OUT" "$BIG" <<'PY'
 import json, sys, os

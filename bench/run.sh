@@ -23,18 +23,10 @@ N=${BENCH_INGEST:-100000}
 SMALL=${BENCH_SMALL:-5000}
 BIG=${BENCH_BIG:-1000000}
 MED_BUDGET=${BENCH_MEDALLION_BUDGET:-240}
-TOKEN=isr_bench-token-0123456789abcdefghijklmnop
 
-cargo build --release -q -p isac-relay -p loadgen
-RELAY=target/release/isac-relay
-LG=target/release/loadgen
-OUT=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$OUT"; }
-trap cleanup EXIT
+. bench/common.sh
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now() { date -u +%Y-%m-%dT%H:%M:%S.%6NZ; }
 
 # isac-relay, with three feeds: SMALL and BENCH for (a)/(b), BIG for (c). The load runs as an
 # analyst of a member organisation whose trust group is granted the feeds, so that every read
@@ -48,11 +40,7 @@ for f in BENCH BIG SMALL; do
   $RELAY feed grant "$f" --group bench-wg --read --write --data "$OUT/relay" >/dev/null
 done
 MEMBER=$($RELAY token create bench --name bench --data "$OUT/relay" | tail -1)
-ISAC_RELAY_ADMIN_TOKEN=$TOKEN $RELAY serve --data "$OUT/relay" --listen 127.0.0.1:0 >"$OUT/relay.out" 2>"$OUT/relay.err" &
-RPID=$!; PIDS+=("$RPID")
-for _ in $(seq 100); do grep -q '^listening on' "$OUT/relay.out" 2>/dev/null && break; sleep 0.1; done
-RURL=$(sed -n 's/^listening on //p' "$OUT/relay.out")
-[ -n "$RURL" ] || { echo "isac-relay did not start"; cat "$OUT/relay.err"; exit 1; }
+start_relay "$OUT/relay"
 R=(--token "$MEMBER")
 RCOL="$RURL/taxii2/isac/collections"
 
@@ -85,7 +73,7 @@ FROM=$(now)
 $LG ingest --url "$RCOL/BIG/objects/" "${R[@]}" --count "$BIG" --mix >"$OUT/r_big.json"
 TO=$(now)
 $LG filtered --url "$RCOL/BIG/objects/" "${R[@]}" --requests 1000 --from "$FROM" --to "$TO" --types indicator,malware >"$OUT/r_filtered.json"
-grep -E 'VmRSS|VmHWM' /proc/"$RPID"/status | sed -E 's/^(Vm[A-Z]+):[[:space:]]+([0-9]+) kB$/{"\1": \2}/' >"$OUT/r_rss.json"
+rss_json "$OUT/r_rss.json"
 du -sk "$OUT/relay" | awk '{print "{\"disk_kb\": " $1 "}"}' >"$OUT/r_disk.json"
 
 python3 - "$OUT" "$N" "$BIG" "$SMALL" "$MED_BUDGET" <<'PY'

@@ -135,14 +135,21 @@ pub fn deletable_poster(principal: &Principal) -> Option<i64> {
     (principal.role != Role::IsacAdmin).then_some(principal.org_id)
 }
 
-/// Whether the caller may manage the accounts (users, tokens) of organisation `org_id`.
+/// Whether the caller administers organisation `org_id`: the ISAC administrator any, an
+/// organisation's administrator its own. It may see the organisation's settings (profiles,
+/// webhooks).
+pub fn administers_org(principal: &Principal, org_id: i64) -> bool {
+    match principal.role {
+        Role::IsacAdmin => true,
+        Role::OrgAdmin => principal.org_id == org_id,
+        Role::Analyst | Role::Reader => false,
+    }
+}
+
+/// Whether the caller may manage the accounts (users, tokens) and settings (profiles,
+/// webhooks) of organisation `org_id`.
 pub fn can_manage_accounts(principal: &Principal, org_id: i64) -> bool {
-    !principal.read_only
-        && match principal.role {
-            Role::IsacAdmin => true,
-            Role::OrgAdmin => principal.org_id == org_id,
-            Role::Analyst | Role::Reader => false,
-        }
+    !principal.read_only && administers_org(principal, org_id)
 }
 
 /// Whether the caller may change the ISAC's structure: organisations, trust groups, feeds,

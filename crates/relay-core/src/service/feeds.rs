@@ -6,6 +6,7 @@ use super::admin::{forbidden, require_administrator};
 use crate::audit::AuditEntry;
 use crate::error::Error;
 use crate::feed::{Feed, FeedKind, FeedSettings};
+use crate::policy;
 use crate::principal::{Principal, Role};
 use crate::profile::Profile;
 use crate::routing::{RoutingRule, RuleField, RuleMatch};
@@ -118,20 +119,41 @@ impl Relay {
 
     /// Checks that the caller may see or set the profile of `owner`: the ISAC administrator
     /// any, an organisation's administrator its own organisation's and its tokens'.
-    async fn may_manage_profile(&self, who: &Principal, owner: &ProfileOwner) -> Result<(), Error> {
-        if who.is_isac_admin() {
-            return Ok(());
-        }
-        let own = match owner {
-            ProfileOwner::Org(name) => *name == who.org_name,
+    /// (`policy::administers_org` to read, `policy::can_manage_accounts` to change.)
+    async fn may_manage_profile(
+        &self,
+        who: &Principal,
+        owner: &ProfileOwner,
+        change: bool,
+    ) -> Result<(), Error> {
+        let org_name = match owner {
+            ProfileOwner::Org(name) => Some(name.clone()),
             ProfileOwner::Token(id) => self
                 .store
                 .list_tokens()
                 .await?
-                .iter()
-                .any(|t| t.id == *id && t.org == who.org_name),
+                .into_iter()
+                .find(|t| t.id == *id)
+                .map(|t| t.org),
         };
-        if own && who.role == Role::OrgAdmin && !who.read_only {
+        let org_id = match org_name {
+            Some(name) => Some(
+                self.store
+                    .find_org(&name)
+                    .await?
+                    .ok_or_else(|| Error::NotFound(format!("no organisation '{name}'")))?
+                    .id,
+            ),
+            None => None,
+        };
+        // A token that does not exist belongs to nobody: only the ISAC administrator gets as
+        // far as being told so.
+        let allowed = match (org_id, change) {
+            (Some(id), true) => policy::can_manage_accounts(who, id),
+            (Some(id), false) => policy::administers_org(who, id),
+            (None, _) => who.is_isac_admin(),
+        };
+        if allowed {
             Ok(())
         } else {
             Err(forbidden("manage that profile"))
@@ -144,7 +166,7 @@ impl Relay {
         who: &Principal,
         owner: &ProfileOwner,
     ) -> Result<Option<Profile>, Error> {
-        self.may_manage_profile(who, owner).await?;
+        self.may_manage_profile(who, owner, false).await?;
         let (org_id, token_id) = match owner {
             ProfileOwner::Org(name) => {
                 let org = self
@@ -170,7 +192,7 @@ impl Relay {
         owner: ProfileOwner,
         profile: Option<Profile>,
     ) -> Result<(), Error> {
-        self.may_manage_profile(who, &owner).await?;
+        self.may_manage_profile(who, &owner, true).await?;
         if let Some(p) = &profile {
             p.check(&self.store.list_feeds().await?)
                 .map_err(Error::Invalid)?;

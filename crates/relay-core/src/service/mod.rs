@@ -17,7 +17,7 @@ use std::time::Instant;
 use stix::Timestamp;
 
 pub use objects::SearchResult;
-pub use push::{LiveEvent, RetryConfig, WebhookSender, check_webhook_url, sign};
+pub use push::{LiveEvent, RetryConfig, WebhookSender};
 
 use crate::audit::AuditEntry;
 use crate::error::Error;

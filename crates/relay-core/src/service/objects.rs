@@ -502,7 +502,7 @@ impl Relay {
 const INLINE_BODY: usize = 64 * 1024;
 
 /// The feeds a caller's read covers, each with what the caller may see in it.
-pub(super) fn visibilities(who: &Principal, feeds: &[Feed]) -> Vec<(String, Visibility)> {
+fn visibilities(who: &Principal, feeds: &[Feed]) -> Vec<(String, Visibility)> {
     feeds
         .iter()
         .map(|f| (f.id.clone(), policy::visibility(who, f)))

@@ -1,14 +1,16 @@
-//! Live push: Server-Sent Events streams and webhooks, fed by one tail of the store.
+//! Live push: Server-Sent Events streams, fed by one tail of the store, and webhooks.
 //!
 //! One tailer task reads every object version committed after the last it saw, in
 //! `date_added` order (one writer assigns `date_added` in commit order, so nothing committed
-//! earlier can appear later), and broadcasts each batch. Streams and webhooks filter the batch
-//! in memory with the same rules as TAXII reads (`Visibility::permits`, the consumer profile),
-//! so a post reaches a thousand subscribers for one query. A subscriber that falls behind the
+//! earlier can appear later), and broadcasts each batch. Streams filter the batch in memory
+//! with the same rules as TAXII reads (`Visibility::permits`, the consumer profile), so a post
+//! reaches a thousand subscribers for one query; with no stream open the tailer reads no
+//! bodies. A subscriber that falls behind the
 //! broadcast, or resumes with `Last-Event-ID`, catches up from the store by cursor and then
 //! rejoins the live tail: nothing is skipped, nothing is repeated.
 //!
-//! Webhooks keep their cursor in the store, advanced only when a delivery was acknowledged
+//! Webhooks are woken by a commit counter and read the store by their own cursor, kept in the
+//! store, advanced only when a delivery was acknowledged
 //! with a 2xx, so a failed delivery is retried (with exponential backoff) and a restart resumes
 //! where it stopped. Each delivery is signed: `X-ISAC-Signature: sha256=<hex>` is the
 //! HMAC-SHA256, keyed with the webhook's secret, of `<X-ISAC-Timestamp>.<body>`.
@@ -23,16 +25,16 @@ use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use stix::Timestamp;
-use tokio::sync::{Notify, broadcast, mpsc};
+use tokio::sync::{Notify, broadcast, mpsc, watch};
 
 use super::Relay;
-use super::objects::{apply_profile, visibilities};
+use super::objects::apply_profile;
 use crate::audit::AuditEntry;
 use crate::corroboration;
 use crate::error::Error;
 use crate::feed::Feed;
 use crate::policy::{self, Visibility};
-use crate::principal::{Principal, Role};
+use crate::principal::Principal;
 use crate::query::{ObjectQuery, decode_cursor, encode_cursor};
 use crate::store::{Change, CommittedObject, Delivery, NewWebhook, Webhook};
 
@@ -88,8 +90,11 @@ type Batch = Arc<Vec<CommittedObject>>;
 
 /// The live tail and what listens to it.
 pub struct Push {
+    /// Committed objects, for streams only: the tailer reads bodies only while one listens.
     tx: broadcast::Sender<Batch>,
     wake: Notify,
+    /// Counts commits; webhooks wait on it and read the store themselves.
+    commits: watch::Sender<u64>,
     started: AtomicBool,
     sender: OnceLock<Arc<dyn WebhookSender>>,
     hooks: Mutex<HashMap<i64, tokio::task::JoinHandle<()>>>,
@@ -100,6 +105,7 @@ impl Default for Push {
         Push {
             tx: broadcast::channel(1024).0,
             wake: Notify::new(),
+            commits: watch::channel(0).0,
             started: AtomicBool::new(false),
             sender: OnceLock::new(),
             hooks: Mutex::new(HashMap::new()),
@@ -111,6 +117,7 @@ impl Push {
     /// Tells the tailer that objects were committed.
     pub fn wake(&self) {
         self.wake.notify_one();
+        self.commits.send_modify(|n| *n = n.wrapping_add(1));
     }
 }
 
@@ -171,6 +178,14 @@ impl Filter {
             date_added: o.date_added,
             body: corroboration::annotated(body, o.corroboration),
         })
+    }
+
+    /// The feeds with what the reader may see in each, as the store takes them.
+    fn scope(&self) -> Vec<(String, Visibility)> {
+        self.feeds
+            .iter()
+            .map(|(id, (_, v))| (id.clone(), v.clone()))
+            .collect()
     }
 
     fn query(&self, after: Timestamp, limit: usize) -> Option<ObjectQuery> {
@@ -269,19 +284,18 @@ impl Relay {
         let (tx, rx) = mpsc::channel(256);
         self.note(AuditEntry::by(who, "stream.open").feed(&feed.name))
             .await;
-        tokio::spawn(self.clone().stream(filter, feeds, cursor, live, tx));
+        tokio::spawn(self.clone().stream(filter, cursor, live, tx));
         Ok(rx)
     }
 
     async fn stream(
         self,
         filter: Filter,
-        feeds: Vec<Feed>,
         mut cursor: Timestamp,
         mut live: broadcast::Receiver<Batch>,
         out: mpsc::Sender<LiveEvent>,
     ) {
-        let scope = visibilities(&filter.who, &feeds);
+        let scope = filter.scope();
         'catch_up: loop {
             // From the store, by cursor, until it has nothing newer.
             while let Some(q) = filter.query(cursor, CATCH_UP_PAGE) {
@@ -351,7 +365,7 @@ impl Relay {
         feed_key: &str,
         url: &str,
     ) -> Result<(Webhook, String), Error> {
-        if who.read_only || !matches!(who.role, Role::IsacAdmin | Role::OrgAdmin) {
+        if !policy::can_manage_accounts(who, who.org_id) {
             return Err(Error::Forbidden(
                 "only an organisation administrator may register webhooks".into(),
             ));
@@ -411,12 +425,12 @@ impl Relay {
     }
 
     pub async fn remove_webhook(&self, who: &Principal, id: i64) -> Result<(), Error> {
-        if who.read_only || !matches!(who.role, Role::IsacAdmin | Role::OrgAdmin) {
+        let hook = self.own_webhook(who, id).await?;
+        if !policy::can_manage_accounts(who, hook.org_id) {
             return Err(Error::Forbidden(
                 "only an organisation administrator may remove webhooks".into(),
             ));
         }
-        let hook = self.own_webhook(who, id).await?;
         self.apply(
             Change::RemoveWebhook {
                 id,
@@ -463,7 +477,7 @@ impl Relay {
 
     /// Delivers one webhook's objects for as long as it is registered.
     async fn deliver(self, id: i64) {
-        let mut live = self.push.tx.subscribe();
+        let mut commits = self.push.commits.subscribe();
         let retry = self.config.webhook_retry;
         let mut failures = 0u32;
         loop {
@@ -492,8 +506,8 @@ impl Relay {
                 Some(d) => tokio::time::sleep(d).await,
                 None => {
                     tokio::select! {
-                        r = live.recv() => {
-                            if matches!(r, Err(broadcast::error::RecvError::Closed)) {
+                        r = commits.changed() => {
+                            if r.is_err() {
                                 return;
                             }
                         }
@@ -530,16 +544,14 @@ impl Relay {
         };
         let feeds = self.scope(&who, &feed, Some(&who.profile)).await?;
         let filter = Filter::new(&who, &feeds);
+        let scope = filter.scope();
         let Some(q) = filter.query(hook.cursor, self.config.webhook_retry.batch) else {
             return Ok(Round::Idle);
         };
         if feeds.is_empty() {
             return Ok(Round::Idle);
         }
-        let page = self
-            .store
-            .query_objects(&visibilities(&who, &feeds), &q)
-            .await?;
+        let page = self.store.query_objects(&scope, &q).await?;
         let Some(last) = page.objects.last().map(|o| o.date_added) else {
             return Ok(Round::Idle);
         };
