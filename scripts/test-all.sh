@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 need_apt=()
 python3 -m venv --help >/dev/null 2>&1 || need_apt+=(python3-venv)
 command -v curl >/dev/null || need_apt+=(curl)
+# The tools that load exports: named-checkzone (RPZ zones), nft (nftables scripts).
+command -v named-checkzone >/dev/null || need_apt+=(bind9-utils)
+command -v nft >/dev/null || need_apt+=(nftables)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
@@ -17,6 +20,9 @@ fi
 echo "== format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== Python tools (taxii2-client, stix2, suricata-check) in .venv-interop"
+bash tests/interop/run.sh --setup-only
 
 echo "== Rust unit and integration tests"
 cargo test --workspace --locked

@@ -31,6 +31,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "$want" > "$stamp"
 fi
 
+# --setup-only: install the tools and stop (the Rust tests use suricata-check from here).
+if [ "${1:-}" = "--setup-only" ]; then
+    exit 0
+fi
+
 if [ -n "${ISAC_RELAY_BIN:-}" ]; then
     export ISAC_RELAY_BIN
 fi

@@ -5,6 +5,7 @@
 mod admin_cmd;
 mod catalogue_cmd;
 mod config;
+mod export_cmd;
 mod stix_cmd;
 
 use std::io::Write as _;
@@ -86,6 +87,23 @@ enum Command {
     },
     /// Read the audit log (the ISAC administrator's view).
     Audit(admin_cmd::AuditArgs),
+    /// Write a block list (ip, domain, url, hash, rpz, suricata, nftables, ipset, csv, stix).
+    Export(Box<export_cmd::ExportArgs>),
+    /// Manage the allowlist: values never exported, whoever posted them.
+    Allowlist {
+        #[command(subcommand)]
+        command: export_cmd::AllowlistCommand,
+    },
+    /// Manage members' own networks: never exported to them.
+    Ranges {
+        #[command(subcommand)]
+        command: export_cmd::AssetCommand,
+    },
+    /// Manage members' own domains: never exported to them.
+    Domains {
+        #[command(subcommand)]
+        command: export_cmd::AssetCommand,
+    },
     /// Check STIX files and extract their observables (no data directory needed).
     Stix {
         #[command(subcommand)]
@@ -201,6 +219,14 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Audit(args) => admin_cmd::audit(args).await,
         Command::Routing { command } => catalogue_cmd::routing(command).await,
         Command::Profile { command } => catalogue_cmd::profile(command).await,
+        Command::Export(args) => export_cmd::export(*args).await,
+        Command::Allowlist { command } => export_cmd::allowlist(command).await,
+        Command::Ranges { command } => {
+            export_cmd::assets(command, relay_core::exchange::AssetKind::Cidr).await
+        }
+        Command::Domains { command } => {
+            export_cmd::assets(command, relay_core::exchange::AssetKind::Domain).await
+        }
     }
 }
 

@@ -24,6 +24,10 @@ pub enum Error {
     TooLarge { limit: usize },
     #[error("{0}")]
     Conflict(String),
+    /// What the request refers to existed once and can no longer be served (an incremental
+    /// export from a point the relay no longer remembers).
+    #[error("{0}")]
+    Gone(String),
     /// Too many failed logins from this account or address; try again after `retry_after`
     /// seconds.
     #[error("too many failed logins; try again in {retry_after} seconds")]

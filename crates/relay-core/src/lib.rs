@@ -9,6 +9,7 @@ pub mod audit;
 pub mod catalogue;
 pub mod corroboration;
 pub mod error;
+pub mod exchange;
 pub mod feed;
 pub mod limits;
 pub mod org;

@@ -6,6 +6,10 @@ use stix::Timestamp;
 use stix::observable::Observable;
 
 use crate::audit::{AuditEntry, AuditQuery, AuditRecord};
+use crate::exchange::{
+    AllowEntry, AppliedList, AppliedUpload, AssetKind, ExportScan, ExportSink, ExportVersion,
+    OrgAsset,
+};
 use crate::feed::{Feed, FeedSettings, GranteeName};
 use crate::org::{NewOrg, Org, TrustGroup};
 use crate::policy::Visibility;
@@ -120,6 +124,34 @@ pub enum Change {
     CreateWebhook(NewWebhook),
     /// Stops a webhook; its delivery log stays.
     RemoveWebhook {
+        id: i64,
+        at: Timestamp,
+    },
+    /// Replaces a member's applied list for a feed; entries no longer in it are withdrawn.
+    ReplaceAppliedList(AppliedUpload),
+    /// Withdraws a member's applied list for a feed (by id); `NotFound` when there is none.
+    RemoveAppliedList {
+        org: i64,
+        feed_id: String,
+    },
+    /// Adds an allowlist entry; returns its id. `Conflict` when it is already listed.
+    AddAllowlist {
+        kind: AssetKind,
+        value: String,
+        reason: String,
+    },
+    /// Removes an allowlist entry; `NotFound` when there is none with that id.
+    RemoveAllowlist {
+        id: i64,
+    },
+    /// Registers an organisation's (by name) own network or domain; returns its id.
+    AddOrgAsset {
+        org: String,
+        kind: AssetKind,
+        value: String,
+    },
+    /// Ends an own network or domain registration; `NotFound` when there is no live one.
+    RemoveOrgAsset {
         id: i64,
         at: Timestamp,
     },
@@ -249,6 +281,10 @@ pub struct NewObject {
     pub confidence: Option<u8>,
     /// A note for the status resource (where routing sent the object, and why).
     pub note: Option<String>,
+    /// An indicator's `revoked`.
+    pub revoked: bool,
+    /// An indicator's `valid_until`.
+    pub valid_until: Option<Timestamp>,
 }
 
 /// A search of the observable index: any of `kinds` with any of `values`, in the given feeds,
@@ -408,6 +444,22 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// A webhook's newest delivery attempts, newest first.
     async fn deliveries(&self, webhook: i64, limit: usize) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Where the export state stands now (see `ExportVersion`).
+    async fn export_version(&self, now: Timestamp) -> Result<ExportVersion, StoreError>;
+    /// Reads what an export needs in one consistent snapshot: sends the version first, then
+    /// every observable's visible sources and applied lists in (kind, value) order. Stops
+    /// early, without error, when the receiver goes away.
+    async fn export_scan(&self, scan: ExportScan, sink: ExportSink) -> Result<(), StoreError>;
+    /// A member's applied list for a feed (by id).
+    async fn applied_list(
+        &self,
+        org: i64,
+        feed_id: &str,
+    ) -> Result<Option<AppliedList>, StoreError>;
+    async fn list_allowlist(&self) -> Result<Vec<AllowEntry>, StoreError>;
+    /// Own networks and domains, live ones only, of one organisation or of all.
+    async fn org_assets(&self, org: Option<i64>) -> Result<Vec<OrgAsset>, StoreError>;
 
     /// Finishes pending writes and closes the store; later calls fail with `Unavailable`.
     async fn close(&self);

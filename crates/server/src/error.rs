@@ -109,6 +109,7 @@ impl IntoResponse for ApiError {
                 Some(e.to_string()),
             ),
             Error::Conflict(d) => render(StatusCode::CONFLICT, "Conflict", Some(d)),
+            Error::Gone(d) => render(StatusCode::GONE, "Gone", Some(d)),
             e @ (Error::TooManyAttempts { retry_after }
             | Error::RateLimited { retry_after, .. }) => {
                 let mut resp = render(

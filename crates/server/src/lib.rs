@@ -44,6 +44,7 @@ impl Default for ServerConfig {
 #[derive(Clone)]
 pub struct AppState {
     pub relay: Relay,
+    pub exports: engine::export::Exports,
     pub config: Arc<ServerConfig>,
 }
 
@@ -111,6 +112,7 @@ impl App {
             .await
             .map_err(std::io::Error::other)?;
         let state = AppState {
+            exports: engine::export::Exports::new(relay.store()),
             relay,
             config: Arc::new(config),
         };

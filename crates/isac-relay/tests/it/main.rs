@@ -5,6 +5,7 @@ mod access;
 mod admin_cli;
 mod cli;
 mod crash;
+mod exports;
 mod feeds;
 mod helpers;
 mod members;

@@ -100,6 +100,11 @@ impl Relay {
         })
     }
 
+    /// The store, for services built beside this one (exports).
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
     pub fn config(&self) -> &RelayConfig {
         &self.config
     }
@@ -278,6 +283,21 @@ impl Relay {
             source: Some("command line".into()),
             profile: Default::default(),
         })
+    }
+
+    /// A user, acting from the local command line (an export made as that user sees it): its
+    /// organisation's rights, trust groups and profile.
+    pub async fn local_user(&self, name: &str) -> Result<Principal, Error> {
+        let login = self
+            .store
+            .login(name)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no user '{name}'")))?;
+        let mut who = login.principal;
+        who.source = Some("command line".into());
+        let (org_profile, _) = self.store.profiles(who.org_id, 0).await?;
+        who.profile = org_profile.unwrap_or_default();
+        Ok(who)
     }
 
     /// Records an audit entry without waiting for the disk; a failure is logged, not returned,

@@ -706,6 +706,11 @@ fn prepare_object(
             .and_then(|c| u8::try_from(c).ok()),
         feed_id: feed.id.clone(),
         note,
+        revoked: item.get("revoked").and_then(Value::as_bool) == Some(true),
+        valid_until: item
+            .get("valid_until")
+            .and_then(Value::as_str)
+            .and_then(|t| Timestamp::parse(t).ok()),
     })
 }
 

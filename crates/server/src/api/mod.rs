@@ -15,6 +15,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 
 mod admin;
+mod exports;
 mod feeds;
 pub mod openapi;
 pub(crate) mod push;
@@ -26,7 +27,9 @@ pub fn router() -> Router<AppState> {
         .merge(admin::router())
         .merge(feeds::router())
         .merge(push::router())
+        .merge(exports::json_router())
         .route_layer(middleware::from_fn(json_media_type))
+        .merge(exports::file_router())
 }
 
 /// Answers of this API, errors included, are `application/json` (the audit export keeps its

@@ -185,7 +185,11 @@ async fn add_objects(
 
 /// Reads a request body of at most `limit` bytes. A declared length over the limit is refused
 /// before any byte is read; a body that grows past it while streaming is cut off.
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<axum::body::Bytes> {
+pub(crate) async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<axum::body::Bytes> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

@@ -314,6 +314,20 @@ pub fn apply(conn: &Connection, change: Change, entry: &AuditEntry) -> Result<i6
             super::feeds::create_webhook(conn, &hook, feed_seq(conn, &hook.feed_id)?, now)?
         }
         Change::RemoveWebhook { id, at } => super::feeds::remove_webhook(conn, id, at)?,
+        Change::ReplaceAppliedList(upload) => super::exports::replace_applied(conn, &upload)?,
+        Change::RemoveAppliedList { org, feed_id } => {
+            super::exports::remove_applied(conn, org, &feed_id)?
+        }
+        Change::AddAllowlist {
+            kind,
+            value,
+            reason,
+        } => super::exports::add_allowlist(conn, kind, &value, &reason)?,
+        Change::RemoveAllowlist { id } => super::exports::remove_allowlist(conn, id)?,
+        Change::AddOrgAsset { org, kind, value } => {
+            super::exports::add_asset(conn, &org, kind, &value)?
+        }
+        Change::RemoveOrgAsset { id, at } => super::exports::remove_asset(conn, id, at)?,
         Change::Grant {
             feed,
             grantee,

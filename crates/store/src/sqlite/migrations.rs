@@ -26,6 +26,10 @@ pub const STEPS: &[(&str, &str)] = &[
         "0004_feeds",
         include_str!("../../migrations/sqlite/0004_feeds.sql"),
     ),
+    (
+        "0005_exports",
+        include_str!("../../migrations/sqlite/0005_exports.sql"),
+    ),
 ];
 
 pub fn run(conn: &Connection, path: &Path) -> Result<(), StoreOpenError> {

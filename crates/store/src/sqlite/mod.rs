@@ -16,6 +16,7 @@
 
 mod accounts;
 mod audit;
+mod exports;
 mod feeds;
 mod migrations;
 mod objects;
@@ -26,6 +27,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use async_trait::async_trait;
+use relay_core::exchange::{
+    AllowEntry, AppliedList, ExportScan, ExportSink, ExportVersion, OrgAsset,
+};
 use relay_core::policy::Visibility;
 use relay_core::principal::{Principal, UserInfo};
 use relay_core::profile::Profile;
@@ -531,6 +535,34 @@ impl Store for SqliteStore {
     ) -> Result<Vec<ObservableHit>, StoreError> {
         let query = query.clone();
         self.read(move |conn| objects::search(conn, &query)).await
+    }
+
+    async fn export_version(&self, now: Timestamp) -> Result<ExportVersion, StoreError> {
+        self.read(move |conn| exports::version(conn, now.as_micros()))
+            .await
+    }
+
+    async fn export_scan(&self, scan: ExportScan, sink: ExportSink) -> Result<(), StoreError> {
+        self.read(move |conn| exports::scan(conn, &scan, sink))
+            .await
+    }
+
+    async fn applied_list(
+        &self,
+        org: i64,
+        feed_id: &str,
+    ) -> Result<Option<AppliedList>, StoreError> {
+        let feed_id = feed_id.to_owned();
+        self.read(move |conn| exports::applied_list(conn, org, &feed_id))
+            .await
+    }
+
+    async fn list_allowlist(&self) -> Result<Vec<AllowEntry>, StoreError> {
+        self.read(exports::list_allowlist).await
+    }
+
+    async fn org_assets(&self, org: Option<i64>) -> Result<Vec<OrgAsset>, StoreError> {
+        self.read(move |conn| exports::org_assets(conn, org)).await
     }
 
     async fn close(&self) {

@@ -3,6 +3,7 @@
 //! change so that the default `match[version]=last` is an indexed filter, not a group-by.
 
 use relay_core::Tlp;
+use relay_core::exchange::EXPORTED_TYPES;
 use relay_core::policy::Visibility;
 use relay_core::query::{ObjectPage, ObjectQuery, StoredObject, VersionFilter};
 use relay_core::status::{Outcome, Status};
@@ -15,7 +16,10 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use std::collections::HashMap;
 use stix::Timestamp;
 
-use super::{audit, internal};
+use super::{audit, exports, internal};
+
+/// How long incremental exports can be brought up to date: the change log's retention.
+const CHANGE_LOG_RETENTION_MICROS: i64 = 30 * 24 * 3600 * 1_000_000;
 
 fn collection_seq(conn: &Connection, feed_id: &str) -> Result<i64, StoreError> {
     conn.prepare_cached("SELECT seq FROM collections WHERE id = ?1")
@@ -57,8 +61,9 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
         .prepare_cached(
             "INSERT INTO objects
                (collection, stix_id, stix_type, version, spec_version, date_added, is_first, is_last,
-                body, tlp, poster_org, original_body, confidence, corroboration)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                body, tlp, poster_org, original_body, confidence, corroboration, revoked,
+                valid_until)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         )
         .map_err(internal)?;
     let mut report = conn
@@ -83,6 +88,9 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
         .prepare_cached("INSERT INTO observables (object_seq, kind, value) VALUES (?1, ?2, ?3)")
         .map_err(internal)?;
 
+    // The export change log's clock, and its retention.
+    let wall = Timestamp::now().as_micros();
+    exports::prune_changes(conn, wall - CHANGE_LOG_RETENTION_MICROS)?;
     let mut outcomes = Vec::with_capacity(request.objects.len());
     for obj in request.objects {
         let coll = match colls.get(&obj.feed_id) {
@@ -142,6 +150,7 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
                 .map_err(internal)?;
             if first_by_poster && n > 1 {
                 bump.execute(params![kind, o.value, n]).map_err(internal)?;
+                exports::corroborated(conn, &kind, &o.value, n, wall)?;
             }
             corroboration = corroboration.max(n);
         }
@@ -160,7 +169,9 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
                 request.poster_org,
                 obj.original_body,
                 obj.confidence,
-                corroboration
+                corroboration,
+                obj.revoked,
+                obj.valid_until.map(Timestamp::as_micros)
             ])
             .map_err(internal)?;
         let seq = conn.last_insert_rowid();
@@ -171,6 +182,9 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
             observe
                 .execute(params![seq, o.kind.to_string(), o.value])
                 .map_err(internal)?;
+        }
+        if is_last && EXPORTED_TYPES.contains(&obj.object_type.as_str()) {
+            exports::refresh_object(conn, coll, &obj.id, wall)?;
         }
         outcomes.push(Outcome::Added {
             id: obj.id,
@@ -424,6 +438,8 @@ pub fn delete(conn: &Connection, d: &DeleteObject) -> Result<usize, StoreError> 
         sql.push_str(" AND poster_org = ?");
         args.push(SqlValue::Integer(org));
     }
+    let wall = Timestamp::now().as_micros();
+    exports::forget_object(conn, coll, object_id, wall)?;
     let deleted = conn
         .execute(&sql, params_from_iter(args))
         .map_err(internal)?;
@@ -437,6 +453,7 @@ pub fn delete(conn: &Connection, d: &DeleteObject) -> Result<usize, StoreError> 
         )
         .map_err(internal)?;
     }
+    exports::refresh_object(conn, coll, object_id, wall)?;
     Ok(deleted)
 }
 

@@ -95,6 +95,8 @@ fn obj(id: &str, ty: &str, version: Option<&str>) -> NewObject {
         confidence: None,
         note: None,
         feed_id: String::new(),
+        revoked: false,
+        valid_until: None,
     }
 }
 

@@ -1,0 +1,5 @@
+//! The relay's logic over relay-core and a `dyn Store`: exports of block lists in the formats
+//! firewalls, resolvers and IDSes load, and the exchange of the lists members apply. Knows no
+//! HTTP and no SQL: the server and the command line call `export::Exports`.
+
+pub mod export;
