@@ -54,6 +54,10 @@ enum Cmd {
         /// indicators only.
         #[arg(long)]
         mix: bool,
+        /// Indicators whose pattern names an address, a domain, a URL and a SHA-256 each
+        /// (the export benchmark), instead of an address only.
+        #[arg(long)]
+        rich: bool,
     },
     /// GET every object of the collection with `limit`, following `next`.
     Page {
@@ -122,10 +126,27 @@ fn client(t: &Target) -> Result<reqwest::Client> {
         .build()?)
 }
 
-fn object(i: usize, mix: bool) -> Value {
+fn object(i: usize, mix: bool, rich: bool) -> Value {
     let id = uuid::Uuid::new_v4();
     let ts = "2026-01-01T00:00:00.000Z";
     let kind = if mix { i % 20 } else { 0 };
+    if rich {
+        // An odd multiplier permutes 2^24 addresses: distinct, and scattered so that
+        // aggregation does not fold the list away.
+        let x = (i as u64).wrapping_mul(2_654_435_761) & 0xff_ffff;
+        let ip = format!("45.{}.{}.{}", (x >> 16) & 255, (x >> 8) & 255, x & 255);
+        let host = format!("h{i}.bench-c2.xyz");
+        let hash = format!("{:064x}", i as u128 * 0x9e37_79b9_7f4a_7c15);
+        return json!({
+            "type": "indicator", "spec_version": "2.1", "id": format!("indicator--{id}"),
+            "created": ts, "modified": ts, "name": format!("C2: {host}"),
+            "indicator_types": ["malicious-activity"],
+            "pattern": format!("[ipv4-addr:value = '{ip}'] OR [domain-name:value = '{host}'] OR \
+                                [url:value = 'http://{host}/gate.php?id={i}'] OR \
+                                [file:hashes.'SHA-256' = '{hash}']"),
+            "pattern_type": "stix", "valid_from": ts, "confidence": 80
+        });
+    }
     match kind {
         18 => json!({
             "type": "malware", "spec_version": "2.1", "id": format!("malware--{id}"),
@@ -164,6 +185,7 @@ async fn ingest(
     concurrency: usize,
     budget: Option<f64>,
     mix: bool,
+    rich: bool,
 ) -> Result<()> {
     let http = client(&t)?;
     let envelopes = count.div_ceil(batch);
@@ -172,7 +194,7 @@ async fn ingest(
         (0..envelopes)
             .map(|e| {
                 let objs: Vec<Value> = (e * batch..((e + 1) * batch).min(count))
-                    .map(|i| object(i, mix))
+                    .map(|i| object(i, mix, rich))
                     .collect();
                 json!({ "objects": objs }).to_string()
             })
@@ -393,7 +415,7 @@ async fn sse(
         .collect();
     let mut acked = std::collections::HashMap::new();
     for i in 0..posts {
-        let obj = object(i, false);
+        let obj = object(i, false, false);
         let id = obj["id"].as_str().unwrap_or_default().to_owned();
         let r = http
             .post(&t.url)
@@ -445,7 +467,8 @@ async fn main() -> Result<()> {
             concurrency,
             budget,
             mix,
-        } => ingest(target, count, batch, concurrency, budget, mix).await,
+            rich,
+        } => ingest(target, count, batch, concurrency, budget, mix, rich).await,
         Cmd::Page {
             target,
             limit,

@@ -519,8 +519,7 @@ impl Exports {
             }
         }
         self.store
-            .record(
-                AuditEntry::by(who, "export.read").detail(format!(
+            .record(AuditEntry::by(who, "export.read").detail(format!(
                     "{} {}",
                     plan.req.format.as_str(),
                     plan.feeds
@@ -528,8 +527,7 @@ impl Exports {
                         .map(|f| f.name.as_str())
                         .collect::<Vec<_>>()
                         .join(",")
-                )),
-            )
+                )))
             .await?;
         let (version, mut groups) = self.start_scan(plan.scan.clone()).await?;
         let et = etag(&plan, &version, since.as_deref());
