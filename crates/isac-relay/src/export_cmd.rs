@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use engine::export::{ExportRequest, Exports};
 use relay_core::exchange::AssetKind;
@@ -258,19 +258,7 @@ pub async fn assets(cmd: AssetCommand, kind: AssetKind) -> Result<()> {
             run(&data, |relay, me| async move {
                 let exports = Exports::new(relay.store());
                 for v in &values {
-                    let looks_like_net =
-                        v.parse::<ipnet::IpNet>().is_ok() || v.parse::<std::net::IpAddr>().is_ok();
-                    if looks_like_net != (kind == AssetKind::Cidr) {
-                        bail!(
-                            "'{v}' is not a {}",
-                            if kind == AssetKind::Cidr {
-                                "network (CIDR or address)"
-                            } else {
-                                "domain"
-                            }
-                        );
-                    }
-                    let id = exports.add_asset(&me, &org, v).await?;
+                    let id = exports.add_asset(&me, &org, v, Some(kind)).await?;
                     say(&format!("registered {v} to {org} ({id})"))?;
                 }
                 Ok(())

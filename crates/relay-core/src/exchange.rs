@@ -73,7 +73,6 @@ pub struct ExportSource {
     pub corroboration: u32,
     pub date_added: Timestamp,
     pub valid_until: Option<Timestamp>,
-    pub revoked: bool,
 }
 
 /// One member's applied list that holds an observable.

@@ -177,7 +177,6 @@ mod tests {
             corroboration: 2,
             date_added: Timestamp::from_micros(added),
             valid_until: None,
-            revoked: false,
         }
     }
 

@@ -3,16 +3,14 @@
 //! entries and the context, never on the clock, so that equal exports are equal bytes (the
 //! strong ETag promises it).
 
-use std::net::IpAddr;
-
 use ipnet::IpNet;
 use relay_core::feed::Severity;
 use sha2::Digest as _;
 use std::io::Write as _;
-use stix::Timestamp;
 
 use super::entry::Entry;
 use super::request::{ExportRequest, Format, RpzAction};
+use super::warning::parse_net;
 
 /// What every writer may need besides the entries.
 #[derive(Debug, Clone)]
@@ -21,8 +19,6 @@ pub struct Context {
     pub feed_names: Vec<String>,
     /// A stable number that grows with the export state (the RPZ serial).
     pub serial: u32,
-    /// The version's time, for STIX `created`/`modified` of the bundle's content.
-    pub generated: Timestamp,
     /// An id unique to this content (the bundle id).
     pub content_id: String,
 }
@@ -84,13 +80,6 @@ fn line(out: &mut Vec<u8>, args: std::fmt::Arguments<'_>) {
     out.push(b'\n');
 }
 
-fn net(value: &str) -> Option<IpNet> {
-    value
-        .parse::<IpNet>()
-        .ok()
-        .or_else(|| value.parse::<IpAddr>().ok().map(IpNet::from))
-}
-
 /// An address as its bare form when it is a single host, else as CIDR.
 fn show(n: &IpNet) -> String {
     if n.prefix_len() == n.max_prefix_len() {
@@ -126,7 +115,7 @@ struct IpList {
 impl Writer for IpList {
     fn entry(&mut self, e: &Entry, out: &mut Vec<u8>) {
         if self.aggregate {
-            self.nets.extend(net(&e.value));
+            self.nets.extend(parse_net(&e.value));
         } else {
             Lines.entry(e, out);
         }
@@ -166,7 +155,9 @@ impl Rpz {
     fn owner(kind: &str, value: &str) -> Vec<String> {
         match kind {
             "domain" => vec![value.to_owned(), format!("*.{value}")],
-            _ => net(value).map(|n| vec![rpz_ip(&n)]).unwrap_or_default(),
+            _ => parse_net(value)
+                .map(|n| vec![rpz_ip(&n)])
+                .unwrap_or_default(),
         }
     }
 }
@@ -373,7 +364,7 @@ impl Writer for Suricata {
         let s = &shared;
         match e.kind.as_str() {
             "ipv4" | "ipv6" => {
-                let Some(n) = net(&e.value) else { return };
+                let Some(n) = parse_net(&e.value) else { return };
                 let addr = show(&n);
                 self.rule(
                     out,
@@ -464,7 +455,7 @@ struct Nftables {
 
 impl Writer for Nftables {
     fn entry(&mut self, e: &Entry, _out: &mut Vec<u8>) {
-        self.nets.extend(net(&e.value));
+        self.nets.extend(parse_net(&e.value));
     }
     fn added(&mut self, e: &Entry, out: &mut Vec<u8>) {
         self.entry(e, out);
@@ -737,7 +728,7 @@ mod tests {
 
     #[test]
     fn rpz_ip_triggers() {
-        let n = |s: &str| net(s).unwrap();
+        let n = |s: &str| parse_net(s).unwrap();
         assert_eq!(rpz_ip(&n("45.9.8.7")), "32.7.8.9.45.rpz-ip");
         assert_eq!(rpz_ip(&n("45.9.8.0/24")), "24.0.8.9.45.rpz-ip");
         assert_eq!(rpz_ip(&n("2a01:db8::1")), "128.1.zz.db8.2a01.rpz-ip");
@@ -754,7 +745,7 @@ mod tests {
             "2a01::1",
         ]
         .iter()
-        .map(|s| net(s).unwrap())
+        .map(|s| parse_net(s).unwrap())
         .collect();
         let got: Vec<String> = aggregate(nets).iter().map(show).collect();
         assert_eq!(got, ["45.9.8.0/30", "2a01::1"]);

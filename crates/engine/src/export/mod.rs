@@ -5,7 +5,9 @@
 //! apply), narrows each by the request's and the profile's filters (`entry`), drops what the
 //! warning lists protect (`warning`), ranks when capped, and writes the rest in the asked format
 //! (`format`), streaming in chunks. The ETag and the `since` token are derived from the store's
-//! export version, so an unchanged export costs one indexed read.
+//! export version, so an unchanged export costs the plan's small reads (feeds, allowlist, own
+//! networks) and one indexed read of the version, never a scan. A scan that fails half-way ends
+//! the answer in an error, never in a shorter list.
 
 pub mod entry;
 pub mod format;
@@ -241,26 +243,46 @@ impl Ord for Ranked {
     }
 }
 
-/// Turns scanned groups into output, on a blocking thread.
+/// A scan under way: the version it reads at, its groups, and how it ended.
+struct Scan {
+    version: ExportVersion,
+    groups: mpsc::Receiver<Vec<ExportGroup>>,
+    done: oneshot::Receiver<Result<(), Error>>,
+}
+
+/// The writer of the dropped-entries report, which only needs the drops.
+struct Discard;
+
+impl Writer for Discard {
+    fn entry(&mut self, _e: &Entry, _out: &mut Vec<u8>) {}
+    fn added(&mut self, _e: &Entry, _out: &mut Vec<u8>) {}
+    fn removed(&mut self, _kind: &str, _value: &str, _out: &mut Vec<u8>) {}
+}
+
+/// Turns scanned groups into output, on a blocking thread. A scan that fails half-way is an
+/// error, never a shorter list: a block list cut short looks valid to the tool that loads it.
 fn run(
     plan: &Plan,
     diff: bool,
     mut writer: Box<dyn Writer>,
-    groups: &mut mpsc::Receiver<Vec<ExportGroup>>,
+    scan: Scan,
     out: &mut dyn Output,
     keep_drops: bool,
-) -> RunStats {
+) -> Result<RunStats, Error> {
+    let Scan {
+        mut groups, done, ..
+    } = scan;
     let mut stats = RunStats::default();
     let mut buf = Vec::with_capacity(CHUNK + 4096);
     writer.begin(&mut buf);
     let mut heap: BinaryHeap<Ranked> = BinaryHeap::new();
-    let mut live = true;
     while let Some(batch) = groups.blocking_recv() {
         for group in batch {
-            let (kind, value) = (group.kind.clone(), group.value.clone());
-            let entry = plan.filter.entry(group, &plan.feeds);
-            let entry = match entry {
-                Some(e) => match plan.lists.check(&e.kind, &e.value) {
+            // A diff names what is gone, so it keeps the key of a group that yields nothing.
+            let key = diff.then(|| (group.kind.clone(), group.value.clone()));
+            let entry = plan.filter.entry(group, &plan.feeds).and_then(|e| {
+                match plan.lists.check(&e.kind, &e.value) {
+                    None => Some(e),
                     Some(reason) => {
                         if keep_drops {
                             stats.dropped.push(Dropped {
@@ -271,17 +293,15 @@ fn run(
                         }
                         None
                     }
-                    None => Some(e),
-                },
-                None => None,
-            };
-            match (entry, diff) {
-                (Some(e), true) => {
+                }
+            });
+            match (entry, key) {
+                (Some(e), Some(_)) => {
                     stats.entries += 1;
                     writer.added(&e, &mut buf);
                 }
-                (None, true) => writer.removed(&kind, &value, &mut buf),
-                (Some(e), false) => match plan.req.max {
+                (None, Some((kind, value))) => writer.removed(&kind, &value, &mut buf),
+                (Some(e), None) => match plan.req.max {
                     Some(max) => {
                         heap.push(Ranked(e));
                         if heap.len() > max {
@@ -293,38 +313,32 @@ fn run(
                         writer.entry(&e, &mut buf);
                     }
                 },
-                (None, false) => {}
+                (None, None) => {}
             }
-            if buf.len() >= CHUNK {
-                live = out.chunk(std::mem::replace(
-                    &mut buf,
-                    Vec::with_capacity(CHUNK + 4096),
-                ));
-                if !live {
-                    break;
-                }
+            if buf.len() >= CHUNK && !out.chunk(std::mem::take(&mut buf)) {
+                return Ok(stats);
             }
-        }
-        if !live {
-            return stats;
         }
     }
-    if !heap.is_empty() {
-        let mut kept: Vec<Entry> = heap.into_iter().map(|r| r.0).collect();
-        kept.sort_by(|a, b| (&a.kind, &a.value).cmp(&(&b.kind, &b.value)));
-        for e in &kept {
-            stats.entries += 1;
-            writer.entry(e, &mut buf);
-            if buf.len() >= CHUNK && !out.chunk(std::mem::take(&mut buf)) {
-                return stats;
-            }
+    match done.blocking_recv() {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(e),
+        Err(_) => return Err(Error::Unavailable("the export scan stopped".into())),
+    }
+    let mut kept: Vec<Entry> = heap.into_iter().map(|r| r.0).collect();
+    kept.sort_by(|a, b| (&a.kind, &a.value).cmp(&(&b.kind, &b.value)));
+    for e in &kept {
+        stats.entries += 1;
+        writer.entry(e, &mut buf);
+        if buf.len() >= CHUNK && !out.chunk(std::mem::take(&mut buf)) {
+            return Ok(stats);
         }
     }
     writer.end(&mut buf);
     if !buf.is_empty() {
         out.chunk(buf);
     }
-    stats
+    Ok(stats)
 }
 
 impl Exports {
@@ -431,62 +445,55 @@ impl Exports {
     }
 
     fn context(plan: &Plan, v: &ExportVersion, et: &str) -> Context {
-        let micros = v.change.max(0).wrapping_add(v.expired / 1_000_000);
+        // The RPZ serial must grow with the content: the change count and the seconds of the
+        // newest expiry passed both only grow.
+        let serial = v.change.max(0) + v.expired.max(0) / 1_000_000;
         Context {
             feed_names: plan.feeds.iter().map(|f| f.name.clone()).collect(),
-            serial: u32::try_from(micros % i64::from(u32::MAX))
+            serial: u32::try_from(serial % i64::from(u32::MAX))
                 .unwrap_or(1)
                 .max(1),
-            generated: Timestamp::from_micros(v.expired.max(0)),
             content_id: uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, et.as_bytes()).to_string(),
         }
     }
 
-    /// Starts the store's scan; returns the version it reads at and the groups.
-    async fn start_scan(
-        &self,
-        scan: ExportScan,
-    ) -> Result<(ExportVersion, mpsc::Receiver<Vec<ExportGroup>>), Error> {
+    /// Starts the store's scan; answers once it has read its version.
+    async fn start_scan(&self, scan: ExportScan) -> Result<Scan, Error> {
         let (vtx, vrx) = oneshot::channel();
-        let (gtx, grx) = mpsc::channel(4);
+        let (gtx, groups) = mpsc::channel(4);
+        let (dtx, done) = oneshot::channel();
         let store = self.store.clone();
-        let task = tokio::spawn(async move {
-            store
-                .export_scan(
-                    scan,
-                    ExportSink {
-                        version: vtx,
-                        groups: gtx,
-                    },
-                )
-                .await
+        tokio::spawn(async move {
+            let sink = ExportSink {
+                version: vtx,
+                groups: gtx,
+            };
+            let result = store.export_scan(scan, sink).await;
+            if let Err(e) = &result {
+                tracing::error!(error = %e, "an export scan failed");
+            }
+            let _ = dtx.send(result.map_err(Error::from));
         });
         match vrx.await {
-            Ok(v) => {
-                // Failures after the version are logged: the body is already under way.
-                tokio::spawn(async move {
-                    match task.await {
-                        Ok(Err(e)) => tracing::error!(error = %e, "an export scan failed"),
-                        Err(e) => tracing::error!(error = %e, "an export scan panicked"),
-                        Ok(Ok(())) => {}
-                    }
-                });
-                Ok((v, grx))
-            }
-            Err(_) => match task.await {
-                Ok(Err(e)) => Err(e.into()),
-                _ => Err(Error::Unavailable("the export scan stopped".into())),
-            },
+            Ok(version) => Ok(Scan {
+                version,
+                groups,
+                done,
+            }),
+            Err(_) => Err(match done.await {
+                Ok(Err(e)) => e,
+                _ => Error::Unavailable("the export scan stopped".into()),
+            }),
         }
     }
 
-    /// Sets up an incremental scan when the request has `since`.
-    async fn apply_since(&self, plan: &mut Plan) -> Result<(), Error> {
+    /// Sets up an incremental scan when the request has `since`, checked against the store's
+    /// current version `v`.
+    fn apply_since(plan: &mut Plan, v: &ExportVersion) -> Result<(), Error> {
         let Some(token) = plan.req.since.clone() else {
             return Ok(());
         };
         let clock = decode_token(plan, &token)?;
-        let v = self.store.export_version(plan.scan.now).await?;
         if clock.change < v.pruned_through || clock.change > v.change {
             return Err(Error::Gone(
                 "the earlier export is older than the relay's change log (or not from this \
@@ -506,15 +513,15 @@ impl Exports {
         if_none_match: Option<&str>,
     ) -> Result<ExportAnswer, Error> {
         let mut plan = self.plan(who, req).await?;
-        self.apply_since(&mut plan).await?;
         let since = plan.req.since.clone();
-        if let Some(inm) = if_none_match {
+        if since.is_some() || if_none_match.is_some() {
             let v = self.store.export_version(plan.scan.now).await?;
+            Self::apply_since(&mut plan, &v)?;
             let current = etag(&plan, &v, since.as_deref());
-            if inm
-                .split(',')
-                .any(|t| t.trim() == current || t.trim() == "*")
-            {
+            if if_none_match.is_some_and(|inm| {
+                inm.split(',')
+                    .any(|t| t.trim() == current || t.trim() == "*")
+            }) {
                 return Ok(ExportAnswer::NotModified { etag: current });
             }
         }
@@ -529,10 +536,10 @@ impl Exports {
                         .join(",")
                 )))
             .await?;
-        let (version, mut groups) = self.start_scan(plan.scan.clone()).await?;
-        let et = etag(&plan, &version, since.as_deref());
-        let token = encode_token(&plan, &version, plan.scan.now);
-        let ctx = Self::context(&plan, &version, &et);
+        let scan = self.start_scan(plan.scan.clone()).await?;
+        let et = etag(&plan, &scan.version, since.as_deref());
+        let token = encode_token(&plan, &scan.version, plan.scan.now);
+        let ctx = Self::context(&plan, &scan.version, &et);
         let diff = since.is_some();
         let writer = format::writer(&plan.req, ctx, diff);
         let (tx, rx) = mpsc::channel(4);
@@ -551,7 +558,10 @@ impl Exports {
         );
         tokio::task::spawn_blocking(move || {
             let mut out = ChannelOutput(tx);
-            run(&plan, diff, writer, &mut groups, &mut out, false);
+            if let Err(e) = run(&plan, diff, writer, scan, &mut out, false) {
+                // The client sees the body end in an error, not a shorter list.
+                let _ = out.0.blocking_send(Err(e));
+            }
         });
         Ok(ExportAnswer::Body(ExportBody {
             etag: et,
@@ -571,17 +581,12 @@ impl Exports {
         req.since = None;
         req.max = None;
         let plan = self.plan(who, req).await?;
-        let (_, mut groups) = self.start_scan(plan.scan.clone()).await?;
+        let scan = self.start_scan(plan.scan.clone()).await?;
         let stats = tokio::task::spawn_blocking(move || {
-            let writer = format::writer(
-                &plan.req,
-                Self::context(&plan, &ExportVersion::default(), ""),
-                false,
-            );
-            run(&plan, false, writer, &mut groups, &mut NoOutput, true)
+            run(&plan, false, Box::new(Discard), scan, &mut NoOutput, true)
         })
         .await
-        .map_err(|e| Error::Unavailable(format!("the export stopped: {e}")))?;
+        .map_err(|e| Error::Unavailable(format!("the export stopped: {e}")))??;
         Ok(stats.dropped)
     }
 
@@ -596,19 +601,22 @@ impl Exports {
         W: std::io::Write + Send + 'static,
     {
         let mut plan = self.plan(who, req).await?;
-        self.apply_since(&mut plan).await?;
+        if plan.req.since.is_some() {
+            let v = self.store.export_version(plan.scan.now).await?;
+            Self::apply_since(&mut plan, &v)?;
+        }
         let diff = plan.req.since.is_some();
-        let (version, mut groups) = self.start_scan(plan.scan.clone()).await?;
-        let et = etag(&plan, &version, plan.req.since.as_deref());
-        let token = encode_token(&plan, &version, plan.scan.now);
-        let ctx = Self::context(&plan, &version, &et);
+        let scan = self.start_scan(plan.scan.clone()).await?;
+        let et = etag(&plan, &scan.version, plan.req.since.as_deref());
+        let token = encode_token(&plan, &scan.version, plan.scan.now);
+        let ctx = Self::context(&plan, &scan.version, &et);
         let writer = format::writer(&plan.req, ctx, diff);
         let (stats, error) = tokio::task::spawn_blocking(move || {
             let mut output = WriteOutput {
                 inner: out,
                 error: None,
             };
-            let stats = run(&plan, diff, writer, &mut groups, &mut output, true);
+            let stats = run(&plan, diff, writer, scan, &mut output, true);
             let error = match output.error {
                 Some(e) => Some(e),
                 None => output.inner.flush().err(),
@@ -617,6 +625,7 @@ impl Exports {
         })
         .await
         .map_err(|e| Error::Unavailable(format!("the export stopped: {e}")))?;
+        let stats = stats?;
         if let Some(e) = error {
             return Err(Error::Unprocessable(format!(
                 "cannot write the export: {e}"
@@ -807,8 +816,14 @@ impl Exports {
     }
 
     /// Registers an organisation's own network or domain (ISAC administrators, and the
-    /// organisation's own administrators).
-    pub async fn add_asset(&self, who: &Principal, org: &str, value: &str) -> Result<i64, Error> {
+    /// organisation's own administrators); `only` refuses a value of the other kind.
+    pub async fn add_asset(
+        &self,
+        who: &Principal,
+        org: &str,
+        value: &str,
+        only: Option<AssetKind>,
+    ) -> Result<i64, Error> {
         let found = self
             .store
             .find_org(org)
@@ -820,6 +835,13 @@ impl Exports {
             )));
         }
         let (kind, value) = asset(value, false)?;
+        if only.is_some_and(|k| k != kind) {
+            return Err(Error::Invalid(format!(
+                "'{value}' is a {}, not a {}",
+                asset_name(kind),
+                asset_name(only.unwrap_or(kind))
+            )));
+        }
         Ok(self
             .store
             .apply(
@@ -872,6 +894,15 @@ impl Exports {
             None => Some(who.org_id),
         };
         Ok(self.store.org_assets(org_id).await?)
+    }
+}
+
+fn asset_name(kind: AssetKind) -> &'static str {
+    match kind {
+        AssetKind::Cidr => "network (CIDR or address)",
+        AssetKind::Domain => "domain",
+        AssetKind::Url => "URL",
+        AssetKind::Hash => "hash",
     }
 }
 

@@ -87,7 +87,8 @@ fn reason(code: &'static str, detail: impl Into<String>) -> Option<DropReason> {
     })
 }
 
-fn parse_net(value: &str) -> Option<IpNet> {
+/// An address or network as a network (an address is its /32 or /128).
+pub(super) fn parse_net(value: &str) -> Option<IpNet> {
     value
         .parse::<IpNet>()
         .ok()

@@ -19,9 +19,9 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 
-/// The routes whose answers are JSON.
-pub fn json_router() -> Router<AppState> {
+pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/v1/exports/{format}", get(export))
         .route("/api/v1/exports/{format}/dropped", get(dropped))
         .route(
             "/api/v1/applied/{feed}",
@@ -34,24 +34,6 @@ pub fn json_router() -> Router<AppState> {
             get(list_assets).post(add_asset),
         )
         .route("/api/v1/assets/{id}", delete(remove_asset))
-}
-
-/// The export itself, whose answers carry the format's media type (errors are JSON).
-pub fn file_router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/exports/{format}", get(export))
-        .route_layer(axum::middleware::from_fn(errors_as_json))
-}
-
-async fn errors_as_json(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let mut resp = next.run(req).await;
-    if resp.status().is_client_error() || resp.status().is_server_error() {
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-    }
-    resp
 }
 
 fn request(format: &str, q: Option<String>) -> Result<ExportRequest, ApiError> {
@@ -323,7 +305,7 @@ async fn add_asset(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     let n: NewAsset = body(&bytes)?;
-    let id = s.exports.add_asset(&who, &name, &n.value).await?;
+    let id = s.exports.add_asset(&who, &name, &n.value, None).await?;
     Ok(created(&serde_json::json!({ "id": id })))
 }
 

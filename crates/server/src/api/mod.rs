@@ -27,20 +27,24 @@ pub fn router() -> Router<AppState> {
         .merge(admin::router())
         .merge(feeds::router())
         .merge(push::router())
-        .merge(exports::json_router())
+        .merge(exports::router())
         .route_layer(middleware::from_fn(json_media_type))
-        .merge(exports::file_router())
 }
 
-/// Answers of this API, errors included, are `application/json` (the audit export keeps its
-/// JSON-lines type; an empty answer has none).
+/// Answers of this API, errors included, are `application/json`, unless the handler chose
+/// another representation (the audit export's JSON lines, the event stream, block lists); an
+/// empty answer (204, 304) has none.
 async fn json_media_type(req: axum::extract::Request, next: middleware::Next) -> Response {
     let mut resp = next.run(req).await;
-    let keep = resp.status() == axum::http::StatusCode::NO_CONTENT
-        || resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
-            v.as_bytes() == b"application/x-ndjson" || v.as_bytes() == b"text/event-stream"
-        });
-    if !keep {
+    let empty = matches!(
+        resp.status(),
+        axum::http::StatusCode::NO_CONTENT | axum::http::StatusCode::NOT_MODIFIED
+    );
+    let chosen = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() != crate::media::TAXII_MEDIA_TYPE.as_bytes());
+    if !empty && !chosen {
         resp.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),

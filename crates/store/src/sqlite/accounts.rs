@@ -371,7 +371,7 @@ pub fn apply(conn: &Connection, change: Change, entry: &AuditEntry) -> Result<i6
     Ok(id)
 }
 
-fn feed_seq(conn: &Connection, feed_id: &str) -> Result<i64, StoreError> {
+pub(super) fn feed_seq(conn: &Connection, feed_id: &str) -> Result<i64, StoreError> {
     id_of(
         conn,
         "SELECT seq FROM collections WHERE id = ?1",

@@ -13,23 +13,38 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use std::collections::{BTreeSet, HashMap};
 use std::iter::Peekable;
+use std::sync::LazyLock;
 use stix::Timestamp;
 
+use super::accounts::{feed_seq, org_id};
 use super::internal;
+use super::objects::push_visibility;
 
 /// Rows per batch sent to the exporter.
 const BATCH: usize = 2048;
 
-fn exported_types_sql() -> String {
-    EXPORTED_TYPES
+/// The insert of an object's current version into `export_entries`: its observables of an
+/// exported kind, when it is of an exported type.
+static INSERT_ENTRIES: LazyLock<String> = LazyLock::new(|| {
+    let types = EXPORTED_TYPES
         .iter()
         .map(|t| format!("'{t}'"))
         .collect::<Vec<_>>()
-        .join(", ")
-}
-
-const EXPORTED_KINDS_SQL: &str =
-    "(ob.kind IN ('ipv4', 'ipv6', 'domain', 'url') OR ob.kind LIKE 'hash:%')";
+        .join(", ");
+    format!(
+        "INSERT OR IGNORE INTO export_entries
+            (kind, value, seq, collection, stix_type, tlp, poster_org, confidence, corroboration,
+             date_added, valid_until, revoked)
+         SELECT ob.kind, ob.value, o.seq, o.collection, o.stix_type, o.tlp, o.poster_org,
+                o.confidence,
+                (SELECT count(*) FROM reports r WHERE r.kind = ob.kind AND r.value = ob.value),
+                o.date_added, o.valid_until, o.revoked
+           FROM objects o JOIN observables ob ON ob.object_seq = o.seq
+          WHERE o.collection = ?1 AND o.stix_id = ?2 AND o.is_last = 1
+            AND o.stix_type IN ({types})
+            AND (ob.kind IN ('ipv4', 'ipv6', 'domain', 'url') OR ob.kind LIKE 'hash:%')"
+    )
+});
 
 /// Re-derives the export entries of one object (by feed and id) after its versions changed:
 /// what its former current version exported is logged and removed, what its current version
@@ -41,23 +56,21 @@ pub fn refresh_object(
     now: i64,
 ) -> Result<(), StoreError> {
     forget_object(conn, collection, stix_id, now)?;
-    let insert = format!(
-        "INSERT OR IGNORE INTO export_entries
-            (kind, value, seq, collection, stix_type, tlp, poster_org, confidence, corroboration,
-             date_added, valid_until, revoked)
-         SELECT ob.kind, ob.value, o.seq, o.collection, o.stix_type, o.tlp, o.poster_org,
-                o.confidence,
-                (SELECT count(*) FROM reports r WHERE r.kind = ob.kind AND r.value = ob.value),
-                o.date_added, o.valid_until, o.revoked
-           FROM objects o JOIN observables ob ON ob.object_seq = o.seq
-          WHERE o.collection = ?1 AND o.stix_id = ?2 AND o.is_last = 1
-            AND o.stix_type IN ({}) AND {EXPORTED_KINDS_SQL}",
-        exported_types_sql()
-    );
-    conn.prepare_cached(&insert)
+    conn.prepare_cached(&INSERT_ENTRIES)
         .map_err(internal)?
         .execute(params![collection, stix_id])
         .map_err(internal)?;
+    log_object(conn, collection, stix_id, now)?;
+    Ok(())
+}
+
+/// Logs the observables every version of one object exports; returns how many.
+fn log_object(
+    conn: &Connection,
+    collection: i64,
+    stix_id: &str,
+    now: i64,
+) -> Result<usize, StoreError> {
     conn.prepare_cached(
         "INSERT INTO export_changes (at, kind, value)
          SELECT ?3, e.kind, e.value FROM export_entries e
@@ -65,8 +78,7 @@ pub fn refresh_object(
     )
     .map_err(internal)?
     .execute(params![collection, stix_id, now])
-    .map_err(internal)?;
-    Ok(())
+    .map_err(internal)
 }
 
 /// Logs and removes the export entries of every version of one object.
@@ -76,16 +88,7 @@ pub fn forget_object(
     stix_id: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    let logged = conn
-        .prepare_cached(
-            "INSERT INTO export_changes (at, kind, value)
-             SELECT ?3, e.kind, e.value FROM export_entries e
-              WHERE e.seq IN (SELECT seq FROM objects WHERE collection = ?1 AND stix_id = ?2)",
-        )
-        .map_err(internal)?
-        .execute(params![collection, stix_id, now])
-        .map_err(internal)?;
-    if logged > 0 {
+    if log_object(conn, collection, stix_id, now)? > 0 {
         conn.prepare_cached(
             "DELETE FROM export_entries
               WHERE seq IN (SELECT seq FROM objects WHERE collection = ?1 AND stix_id = ?2)",
@@ -165,54 +168,20 @@ pub fn version(conn: &Connection, now: i64) -> Result<ExportVersion, StoreError>
     .map_err(internal)
 }
 
-fn collection_seqs(
-    conn: &Connection,
-    feeds: &[(String, Visibility)],
-) -> Result<Vec<i64>, StoreError> {
-    let mut stmt = conn
-        .prepare_cached("SELECT seq FROM collections WHERE id = ?1")
-        .map_err(internal)?;
-    feeds
-        .iter()
-        .map(|(id, _)| {
-            stmt.query_row(params![id], |r| r.get(0))
-                .optional()
-                .map_err(internal)?
-                .ok_or_else(|| StoreError::NotFound(format!("no collection '{id}'")))
-        })
-        .collect()
-}
-
-/// ` AND (collection = ? AND <visible>) OR ...` over the scan's feeds, for the columns of `t`.
+/// ` AND ((collection = ? AND <visible>) OR ...)` over the scan's feeds, for the table or
+/// alias `t` (which has the columns `objects::push_visibility` reads).
 fn push_scope(
     sql: &mut String,
     args: &mut Vec<SqlValue>,
     t: &str,
     seqs: &[i64],
     feeds: &[(String, Visibility)],
-    recipients: bool,
 ) {
     let mut alternatives = Vec::with_capacity(seqs.len());
     for (seq, (_, v)) in seqs.iter().zip(feeds) {
         let mut clause = format!("{t}.collection = ?");
         args.push(SqlValue::Integer(*seq));
-        if !v.everything {
-            let red = if recipients {
-                format!(
-                    " OR ({t}.tlp = ? AND EXISTS (SELECT 1 FROM object_recipients r
-                           WHERE r.object_seq = {t}.seq AND r.org = ?))"
-                )
-            } else {
-                String::new()
-            };
-            clause.push_str(&format!(" AND ({t}.tlp <= ? OR {t}.poster_org = ?{red})"));
-            args.push(SqlValue::Integer(v.open_up_to.map_or(-1, Tlp::code)));
-            args.push(SqlValue::Integer(v.org));
-            if recipients {
-                args.push(SqlValue::Integer(Tlp::Red.code()));
-                args.push(SqlValue::Integer(v.org));
-            }
-        }
+        push_visibility(&mut clause, args, t, v);
         alternatives.push(format!("({clause})"));
     }
     if alternatives.is_empty() {
@@ -296,7 +265,7 @@ struct Queries {
 
 fn queries(scan: &ExportScan, seqs: &[i64], now: i64, by_key: bool) -> Queries {
     let mut sources = "SELECT e.kind, e.value, e.collection, e.stix_type, e.tlp, e.confidence,
-                              e.corroboration, e.date_added, e.valid_until, e.revoked
+                              e.corroboration, e.date_added, e.valid_until
                          FROM export_entries e WHERE 1 = 1"
         .to_owned();
     let mut source_args = Vec::new();
@@ -310,14 +279,15 @@ fn queries(scan: &ExportScan, seqs: &[i64], now: i64, by_key: bool) -> Queries {
         sources.push_str(" AND e.revoked = 0 AND (e.valid_until IS NULL OR e.valid_until > ?)");
         source_args.push(SqlValue::Integer(now));
     }
-    push_scope(&mut sources, &mut source_args, "e", seqs, &scan.feeds, true);
+    push_scope(&mut sources, &mut source_args, "e", seqs, &scan.feeds);
     sources.push_str(" ORDER BY e.kind, e.value");
 
     let mut applied = "SELECT a.kind, a.value, l.collection, l.poster_org, l.tlp, l.uploaded,
                               l.expires
                          FROM applied_entries a
-                         JOIN (SELECT id, collection, org AS poster_org, tlp, uploaded, expires
-                                 FROM applied_lists) l ON l.id = a.list
+                         JOIN (SELECT id AS seq, collection, org AS poster_org, tlp, uploaded,
+                                      expires
+                                 FROM applied_lists) l ON l.seq = a.list
                         WHERE 1 = 1"
         .to_owned();
     let mut applied_args = Vec::new();
@@ -331,14 +301,7 @@ fn queries(scan: &ExportScan, seqs: &[i64], now: i64, by_key: bool) -> Queries {
         applied.push_str(" AND l.expires > ?");
         applied_args.push(SqlValue::Integer(now));
     }
-    push_scope(
-        &mut applied,
-        &mut applied_args,
-        "l",
-        seqs,
-        &scan.feeds,
-        false,
-    );
+    push_scope(&mut applied, &mut applied_args, "l", seqs, &scan.feeds);
     applied.push_str(" ORDER BY a.kind, a.value");
     Queries {
         sources,
@@ -366,7 +329,6 @@ fn source_row(
             corroboration: u32::try_from(r.get::<_, i64>(6)?).unwrap_or(0),
             date_added: Timestamp::from_micros(r.get(7)?),
             valid_until: r.get::<_, Option<i64>>(8)?.map(Timestamp::from_micros),
-            revoked: r.get::<_, i64>(9)? != 0,
         },
         r.get(4)?,
     ))
@@ -472,7 +434,11 @@ fn scan_in_transaction(
     if sink.version.send(version).is_err() {
         return Ok(());
     }
-    let seqs = collection_seqs(conn, &scan.feeds)?;
+    let seqs = scan
+        .feeds
+        .iter()
+        .map(|(id, _)| feed_seq(conn, id))
+        .collect::<Result<Vec<_>, _>>()?;
     let feed_of: HashMap<i64, usize> = seqs.iter().enumerate().map(|(i, s)| (*s, i)).collect();
     let mut out = Batcher {
         batch: Vec::with_capacity(BATCH),
@@ -571,15 +537,6 @@ impl Batcher {
             let _ = self.groups.blocking_send(self.batch);
         }
     }
-}
-
-fn feed_seq(conn: &Connection, feed_id: &str) -> Result<i64, StoreError> {
-    conn.prepare_cached("SELECT seq FROM collections WHERE id = ?1")
-        .map_err(internal)?
-        .query_row(params![feed_id], |r| r.get(0))
-        .optional()
-        .map_err(internal)?
-        .ok_or_else(|| StoreError::NotFound(format!("no feed '{feed_id}'")))
 }
 
 /// Replaces a member's applied list for a feed, logging what it adds and withdraws.
@@ -789,13 +746,7 @@ pub fn add_asset(
     kind: AssetKind,
     value: &str,
 ) -> Result<i64, StoreError> {
-    let org_id: i64 = conn
-        .prepare_cached("SELECT id FROM orgs WHERE name = ?1")
-        .map_err(internal)?
-        .query_row(params![org], |r| r.get(0))
-        .optional()
-        .map_err(internal)?
-        .ok_or_else(|| StoreError::NotFound(format!("no organisation '{org}'")))?;
+    let org_id = org_id(conn, org)?;
     let live: bool = conn
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM org_assets

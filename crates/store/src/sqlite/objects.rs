@@ -211,7 +211,7 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
 
 /// Appends ` AND (<visible>)` for objects of the table or alias `t`: the clause `Visibility::permits`
 /// describes, so that invisible objects are never read, counted or paged over.
-fn push_visibility(sql: &mut String, args: &mut Vec<SqlValue>, t: &str, v: &Visibility) {
+pub(super) fn push_visibility(sql: &mut String, args: &mut Vec<SqlValue>, t: &str, v: &Visibility) {
     if v.everything {
         return;
     }
