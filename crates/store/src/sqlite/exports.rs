@@ -64,6 +64,59 @@ pub fn refresh_object(
     Ok(())
 }
 
+/// What every export entry of one newly current object version shares.
+pub struct EntryVersion<'a> {
+    pub seq: i64,
+    pub collection: i64,
+    pub stix_type: &'a str,
+    pub tlp: i64,
+    pub poster_org: i64,
+    pub confidence: Option<u8>,
+    pub date_added: i64,
+    pub valid_until: Option<i64>,
+    pub revoked: bool,
+}
+
+/// Adds one observable of a newly inserted current version to the export entries and logs it,
+/// from what the insert already knows (no re-read of the object). The former current version's
+/// entries must have been forgotten first.
+pub fn add_entry(
+    conn: &Connection,
+    v: &EntryVersion<'_>,
+    kind: &str,
+    value: &str,
+    corroboration: i64,
+    now: i64,
+) -> Result<(), StoreError> {
+    let added = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO export_entries
+                (kind, value, seq, collection, stix_type, tlp, poster_org, confidence,
+                 corroboration, date_added, valid_until, revoked)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )
+        .map_err(internal)?
+        .execute(params![
+            kind,
+            value,
+            v.seq,
+            v.collection,
+            v.stix_type,
+            v.tlp,
+            v.poster_org,
+            v.confidence,
+            corroboration,
+            v.date_added,
+            v.valid_until,
+            v.revoked
+        ])
+        .map_err(internal)?;
+    if added > 0 {
+        log_change(conn, kind, value, now)?;
+    }
+    Ok(())
+}
+
 /// Logs the observables every version of one object exports; returns how many.
 fn log_object(
     conn: &Connection,
@@ -133,7 +186,11 @@ fn log_change(conn: &Connection, kind: &str, value: &str, now: i64) -> Result<()
 /// Drops change-log entries older than `before` (µs) and records how far it went.
 pub fn prune_changes(conn: &Connection, before: i64) -> Result<(), StoreError> {
     let last: Option<i64> = conn
-        .prepare_cached("SELECT max(seq) FROM export_changes WHERE at < ?1")
+        // By the `at` index: only the rows about to go are read (left to itself, the planner
+        // walks the whole log backwards from the newest seq).
+        .prepare_cached(
+            "SELECT max(seq) FROM export_changes INDEXED BY export_changes_at WHERE at < ?1",
+        )
         .map_err(internal)?
         .query_row(params![before], |r| r.get(0))
         .map_err(internal)?;

@@ -155,6 +155,7 @@ impl SqliteStore {
              PRAGMA busy_timeout = 5000;
              PRAGMA cache_size = -65536;
              PRAGMA wal_autocheckpoint = 65536;
+             PRAGMA temp_store = MEMORY;
              PRAGMA journal_size_limit = 67108864;",
         )
         .map_err(open_err)?;

@@ -3,7 +3,7 @@
 //! change so that the default `match[version]=last` is an indexed filter, not a group-by.
 
 use relay_core::Tlp;
-use relay_core::exchange::EXPORTED_TYPES;
+use relay_core::exchange::{EXPORTED_TYPES, exported_kind};
 use relay_core::policy::Visibility;
 use relay_core::query::{ObjectPage, ObjectQuery, StoredObject, VersionFilter};
 use relay_core::status::{Outcome, Status};
@@ -139,6 +139,7 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
         // Corroboration: how many distinct organisations reported what this object mentions.
         // A first report by another organisation raises the count of every object mentioning it.
         let mut corroboration: i64 = 0;
+        let mut reported = Vec::with_capacity(obj.observables.len());
         for o in &obj.observables {
             let kind = o.kind.to_string();
             let first_by_poster = report
@@ -153,6 +154,7 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
                 exports::corroborated(conn, &kind, &o.value, n, wall)?;
             }
             corroboration = corroboration.max(n);
+            reported.push(n);
         }
         insert
             .execute(params![
@@ -184,7 +186,27 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
                 .map_err(internal)?;
         }
         if is_last && EXPORTED_TYPES.contains(&obj.object_type.as_str()) {
-            exports::refresh_object(conn, coll, &obj.id, wall)?;
+            // The former current version's entries give way to this one's.
+            if max.is_some() {
+                exports::forget_object(conn, coll, &obj.id, wall)?;
+            }
+            let entry = exports::EntryVersion {
+                seq,
+                collection: coll,
+                stix_type: &obj.object_type,
+                tlp: obj.tlp.code(),
+                poster_org: request.poster_org,
+                confidence: obj.confidence,
+                date_added,
+                valid_until: obj.valid_until.map(Timestamp::as_micros),
+                revoked: obj.revoked,
+            };
+            for (o, n) in obj.observables.iter().zip(&reported) {
+                let kind = o.kind.to_string();
+                if exported_kind(&kind) {
+                    exports::add_entry(conn, &entry, &kind, &o.value, *n, wall)?;
+                }
+            }
         }
         outcomes.push(Outcome::Added {
             id: obj.id,
