@@ -49,6 +49,7 @@ async fn every_documented_operation_is_served() {
                 .replace("{org}", "ISAC")
                 .replace("{group}", "no-such-group")
                 .replace("{feed}", "TEST")
+                .replace("{format}", "ip")
                 .replace("{kind}", "org")
                 .replace("{id}", "999999");
             let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();

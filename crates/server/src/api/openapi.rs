@@ -415,8 +415,169 @@ fn ops() -> Vec<Op> {
                 Some(r("SearchResult")),
             )
         },
+        Op {
+            query: EXPORT_PARAMS,
+            ..op(
+                "get",
+                "/api/v1/exports/{format}",
+                "exports",
+                "A block list in one format (ip, domain, url, hash, rpz, suricata, nftables, ipset, csv, stix), \
+                 from the feeds, at the TLP and through the consumer profile the caller may read. \
+                 Strong ETag (If-None-Match answers 304); X-Export-Token names this export for a later since=.",
+                None,
+                200,
+                None,
+            )
+        },
+        Op {
+            query: EXPORT_PARAMS,
+            ..op(
+                "get",
+                "/api/v1/exports/{format}/dropped",
+                "exports",
+                "What the warning lists kept out of that export, and why.",
+                None,
+                200,
+                Some(r("Dropped")),
+            )
+        },
+        Op {
+            query: &[
+                (
+                    "expires",
+                    "When the list stops counting: a duration (30d, 12h, 90m) or an RFC 3339 time; default 30d, at most a year.",
+                ),
+                ("tlp", "The list's TLP (default: the feed's)."),
+            ],
+            ..op(
+                "put",
+                "/api/v1/applied/{feed}",
+                "exports",
+                "Upload the list the caller's organisation applies (text, CSV or a STIX bundle); it replaces the previous one.",
+                Some("AppliedUpload"),
+                200,
+                Some(r("AppliedSummary")),
+            )
+        },
+        op(
+            "get",
+            "/api/v1/applied/{feed}",
+            "exports",
+            "The caller's organisation's applied list for a feed.",
+            None,
+            200,
+            Some(r("AppliedList")),
+        ),
+        op(
+            "delete",
+            "/api/v1/applied/{feed}",
+            "exports",
+            "Withdraw the caller's organisation's applied list for a feed.",
+            None,
+            204,
+            None,
+        ),
+        op(
+            "get",
+            "/api/v1/allowlist",
+            "exports",
+            "What is never exported, whoever posted it (ISAC administrator).",
+            None,
+            200,
+            Some(r("Allowlist")),
+        ),
+        op(
+            "post",
+            "/api/v1/allowlist",
+            "exports",
+            "Add an address, network, domain, URL or hash to the allowlist (ISAC administrator).",
+            Some("NewAllow"),
+            201,
+            Some(r("Created")),
+        ),
+        op(
+            "delete",
+            "/api/v1/allowlist/{id}",
+            "exports",
+            "Remove an allowlist entry (ISAC administrator).",
+            None,
+            204,
+            None,
+        ),
+        op(
+            "get",
+            "/api/v1/orgs/{name}/assets",
+            "exports",
+            "An organisation's own networks and domains, never exported to it.",
+            None,
+            200,
+            Some(r("Assets")),
+        ),
+        op(
+            "post",
+            "/api/v1/orgs/{name}/assets",
+            "exports",
+            "Register a network (CIDR) or domain of an organisation (its org-admin or the ISAC administrator).",
+            Some("NewAsset"),
+            201,
+            Some(r("Created")),
+        ),
+        op(
+            "delete",
+            "/api/v1/assets/{id}",
+            "exports",
+            "Remove a registered network or domain; its history is kept.",
+            None,
+            204,
+            None,
+        ),
     ]
 }
+
+/// The query parameters of an export.
+const EXPORT_PARAMS: &[(&str, &str)] = &[
+    (
+        "feed",
+        "Feeds to include, repeatable or comma-separated (default: every feed the profile allows).",
+    ),
+    (
+        "kind",
+        "Observable kinds, repeatable or comma-separated: ip, ipv4, ipv6, domain, url, hash, or a hash algorithm.",
+    ),
+    (
+        "algorithm",
+        "hash: the one algorithm listed (default sha256).",
+    ),
+    ("min_severity", "urgent, important or informational."),
+    ("min_confidence", "0 to 100."),
+    (
+        "min_corroboration",
+        "Reported by at least this many organisations.",
+    ),
+    ("min_applied_by", "Applied by at least this many members."),
+    (
+        "active",
+        "true (default): leave out revoked and expired indicators.",
+    ),
+    (
+        "max",
+        "At most this many entries, ranked by applied-by, severity, corroboration, confidence and freshness.",
+    ),
+    (
+        "since",
+        "An earlier export's X-Export-Token: only what was added or removed since.",
+    ),
+    (
+        "aggregate",
+        "ip: fold addresses into the fewest CIDRs (default true).",
+    ),
+    ("zone", "rpz: the zone name."),
+    ("ttl", "rpz: the records' TTL in seconds."),
+    ("action", "rpz: nxdomain (default), nodata or garden:HOST."),
+    ("table", "nftables: the table name."),
+    ("set", "nftables and ipset: the set name."),
+    ("sid_base", "suricata: the first rule's sid."),
+];
 
 fn schemas() -> Value {
     let s = |v: Value| v;
@@ -487,8 +648,29 @@ fn schemas() -> Value {
             "http_status": {"type": ["integer", "null"]}, "error": {"type": ["string", "null"]}, "delivered": boolean}},
         "Reporters": {"type": "object", "properties": {"kind": string, "value": string, "organisations": strings}},
     });
-    if let (Some(all), Some(extra)) = (schemas.as_object_mut(), more.as_object()) {
-        all.extend(extra.clone());
+    let entry = json!({"type": "object", "properties": {"kind": string, "value": string}});
+    let exports = json!({
+        "Dropped": {"type": "object", "properties": {"dropped": {"type": "array", "items": {"type": "object", "properties": {
+            "kind": string, "value": string, "reason": string, "detail": string}}}}},
+        "AppliedUpload": {"type": "string", "description": "One entry a line (text/plain), a CSV with a value column (text/csv), or a STIX 2.1 bundle (application/json)."},
+        "AppliedSummary": {"type": "object", "properties": {"feed": string, "entries": {"type": "integer"}, "added": {"type": "integer"},
+            "withdrawn": {"type": "integer"}, "tlp": tlp, "expires": string}},
+        "AppliedList": {"type": "object", "properties": {"feed": string, "tlp": tlp, "uploaded": string, "expires": string,
+            "entries": {"type": "array", "items": entry}}},
+        "Allowlist": {"type": "object", "properties": {"allowlist": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "kind": string, "value": string, "reason": string, "created": string}}}}},
+        "NewAllow": {"type": "object", "required": ["value", "reason"], "additionalProperties": false, "properties": {"value": string, "reason": string}},
+        "Assets": {"type": "object", "properties": {"assets": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "org": string, "kind": {"type": "string", "enum": ["cidr", "domain"]}, "value": string, "added": string}}}}},
+        "NewAsset": {"type": "object", "required": ["value"], "additionalProperties": false, "properties": {"value": string}},
+        "Created": {"type": "object", "properties": {"id": {"type": "integer"}}},
+    });
+    if let Some(all) = schemas.as_object_mut() {
+        for extra in [more, exports] {
+            if let Value::Object(extra) = extra {
+                all.extend(extra);
+            }
+        }
     }
     schemas
 }
@@ -515,6 +697,11 @@ pub fn document() -> Value {
             (None, "/api/v1/audit") => {
                 json!({"description": "One JSON object per line.", "content": {"application/x-ndjson": {"schema": {"type": "string"}}}})
             }
+            (None, "/api/v1/exports/{format}") => {
+                let text = json!({"schema": {"type": "string"}});
+                json!({"description": "The list, streamed; text/plain for all but csv and stix.", "content": {
+                    "text/plain": text, "text/csv": text, "application/stix+json;version=2.1": text}})
+            }
             (None, "/api/v1/feeds/{feed}/events") => {
                 json!({"description": "An event stream that stays open.", "content": {"text/event-stream": {"schema": {"type": "string"}}}})
             }
@@ -536,8 +723,16 @@ pub fn document() -> Value {
             operation["parameters"] = Value::Array(params);
         }
         if let Some(req) = op.request {
-            operation["requestBody"] =
-                json!({"required": true, "content": {"application/json": {"schema": r(req)}}});
+            let content = if req == "AppliedUpload" {
+                json!({"text/plain": {"schema": r(req)}, "text/csv": {"schema": r(req)}, "application/json": {"schema": r(req)}})
+            } else {
+                json!({"application/json": {"schema": r(req)}})
+            };
+            operation["requestBody"] = json!({"required": true, "content": content});
+        }
+        if op.path == "/api/v1/exports/{format}" {
+            operation["responses"]["304"] =
+                json!({"description": "Unchanged since the ETag given in If-None-Match."});
         }
         let entry = paths
             .entry(op.path.to_owned())
