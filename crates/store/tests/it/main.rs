@@ -50,6 +50,9 @@ mod sqlite {
         feeds_share_one_cursor,
         corroboration_counts_distinct_posters,
         catalogue_settings_round_trip,
+        exports_follow_current_versions,
+        applied_lists_replace_and_expire,
+        allowlist_and_assets_round_trip,
     );
 
     /// The audit table refuses updates and deletes, whoever opens the file.

@@ -1179,3 +1179,415 @@ pub async fn catalogue_settings_round_trip(store: Arc<dyn Store>) {
         .unwrap();
     assert!(store.list_webhooks().await.unwrap()[0].removed.is_some());
 }
+
+/// Runs an export scan to the end: the version it read at, and every group it sent.
+async fn scan_all(
+    store: &Arc<dyn Store>,
+    scan: relay_core::exchange::ExportScan,
+) -> (
+    relay_core::exchange::ExportVersion,
+    Vec<relay_core::exchange::ExportGroup>,
+) {
+    let (version_tx, version_rx) = tokio::sync::oneshot::channel();
+    let (groups_tx, mut groups_rx) = tokio::sync::mpsc::channel(4);
+    let sink = relay_core::exchange::ExportSink {
+        version: version_tx,
+        groups: groups_tx,
+    };
+    let s = store.clone();
+    let task = tokio::spawn(async move { s.export_scan(scan, sink).await });
+    let mut groups = Vec::new();
+    while let Some(batch) = groups_rx.recv().await {
+        groups.extend(batch);
+    }
+    task.await.unwrap().unwrap();
+    (version_rx.await.unwrap(), groups)
+}
+
+fn export_scan(feed: &Feed, vis: Visibility) -> relay_core::exchange::ExportScan {
+    relay_core::exchange::ExportScan {
+        feeds: vec![(feed.id.clone(), vis)],
+        kinds: Vec::new(),
+        now: Timestamp::now(),
+        active_only: true,
+        since: None,
+    }
+}
+
+/// (kind, value, number of sources, number of applied lists) of each group, in scan order.
+fn shape(groups: &[relay_core::exchange::ExportGroup]) -> Vec<(String, String, usize, usize)> {
+    groups
+        .iter()
+        .map(|g| {
+            (
+                g.kind.clone(),
+                g.value.clone(),
+                g.sources.len(),
+                g.applied.len(),
+            )
+        })
+        .collect()
+}
+
+fn row(kind: &str, value: &str, sources: usize, applied: usize) -> (String, String, usize, usize) {
+    (kind.into(), value.into(), sources, applied)
+}
+
+fn observable(kind: stix::observable::Kind, value: &str) -> stix::observable::Observable {
+    stix::observable::Observable {
+        kind,
+        value: value.into(),
+    }
+}
+
+/// Exports read the current version of indicators and observable objects only, in (kind,
+/// value) order, leave out revoked, expired and invisible sources, and `since` names exactly
+/// the observables whose state changed, removed ones included.
+pub async fn exports_follow_current_versions(store: Arc<dyn Store>) {
+    use stix::observable::Kind;
+    let feed = seed(&store).await;
+    let member = store
+        .apply(new_org("Member"), entry("org.create"))
+        .await
+        .unwrap();
+    let mut v1 = obj(A, "indicator", Some("2024-01-01T00:00:00Z"));
+    v1.observables = vec![
+        observable(Kind::Ipv4, "192.0.2.1"),
+        observable(Kind::Domain, "evil.example"),
+        observable(Kind::Email, "x@evil.example"),
+        observable(Kind::Hash("SHA-256".into()), &"ab".repeat(32)),
+    ];
+    v1.confidence = Some(70);
+    let mut malware = obj(B, "malware", Some("2024-01-01T00:00:00Z"));
+    malware.observables = vec![observable(Kind::Domain, "malware.example")];
+    store
+        .add_objects(add(&feed, vec![v1, malware]))
+        .await
+        .unwrap();
+
+    let (first, groups) = scan_all(&store, export_scan(&feed, all())).await;
+    assert_eq!(
+        shape(&groups),
+        [
+            row("domain", "evil.example", 1, 0),
+            row("hash:SHA-256", &"ab".repeat(32), 1, 0),
+            row("ipv4", "192.0.2.1", 1, 0),
+        ]
+    );
+    let source = &groups[0].sources[0];
+    assert_eq!(
+        (source.feed, source.object_type, source.confidence),
+        (0, "indicator", Some(70))
+    );
+    let mut only_domains = export_scan(&feed, all());
+    only_domains.kinds = vec!["domain".into()];
+    let (_, groups) = scan_all(&store, only_domains).await;
+    assert_eq!(shape(&groups), [row("domain", "evil.example", 1, 0)]);
+
+    // A newer version replaces what the object exports.
+    let mut v2 = obj(A, "indicator", Some("2024-02-01T00:00:00Z"));
+    v2.observables = vec![observable(Kind::Ipv4, "192.0.2.2")];
+    store.add_objects(add(&feed, vec![v2])).await.unwrap();
+    // An older version arriving late changes nothing.
+    let mut v0 = obj(A, "indicator", Some("2023-01-01T00:00:00Z"));
+    v0.observables = vec![observable(Kind::Ipv4, "203.0.113.9")];
+    store.add_objects(add(&feed, vec![v0])).await.unwrap();
+    let (second, groups) = scan_all(&store, export_scan(&feed, all())).await;
+    assert_eq!(shape(&groups), [row("ipv4", "192.0.2.2", 1, 0)]);
+    assert!(second.change > first.change, "{first:?} {second:?}");
+    assert_eq!(
+        store.export_version(Timestamp::now()).await.unwrap(),
+        second
+    );
+
+    // Since the first export: what went (with nothing left) and what came.
+    let mut since = export_scan(&feed, all());
+    since.since = Some(relay_core::exchange::ExportClock {
+        change: first.change,
+        at: Timestamp::now(),
+    });
+    let (_, groups) = scan_all(&store, since).await;
+    assert_eq!(
+        shape(&groups),
+        [
+            row("domain", "evil.example", 0, 0),
+            row("hash:SHA-256", &"ab".repeat(32), 0, 0),
+            row("ipv4", "192.0.2.1", 0, 0),
+            row("ipv4", "192.0.2.2", 1, 0),
+        ]
+    );
+
+    // Revoked and expired indicators: only when inactive ones are asked for.
+    let mut revoked = obj(C, "indicator", Some("2024-01-01T00:00:00Z"));
+    revoked.id = "indicator--44444444-4444-4444-8444-444444444444".into();
+    revoked.revoked = true;
+    revoked.observables = vec![observable(Kind::Ipv4, "198.51.100.1")];
+    let mut expired = obj(C, "indicator", Some("2024-01-01T00:00:00Z"));
+    expired.id = "indicator--55555555-5555-4555-8555-555555555555".into();
+    expired.valid_until = Some(ts("2024-06-01T00:00:00Z"));
+    expired.observables = vec![observable(Kind::Ipv4, "198.51.100.2")];
+    // TLP:RED from the ISAC, naming nobody: a member sees none of it.
+    let mut red = obj(C, "indicator", Some("2024-01-01T00:00:00Z"));
+    red.id = "indicator--66666666-6666-4666-8666-666666666666".into();
+    red.tlp = Tlp::Red;
+    red.observables = vec![observable(Kind::Ipv4, "198.51.100.3")];
+    store
+        .add_objects(add(&feed, vec![revoked, expired, red]))
+        .await
+        .unwrap();
+    let (_, groups) = scan_all(&store, export_scan(&feed, all())).await;
+    assert_eq!(
+        shape(&groups),
+        [
+            row("ipv4", "192.0.2.2", 1, 0),
+            row("ipv4", "198.51.100.3", 1, 0)
+        ]
+    );
+    let mut inactive = export_scan(&feed, all());
+    inactive.active_only = false;
+    let (_, groups) = scan_all(&store, inactive).await;
+    assert_eq!(groups.len(), 4, "{:?}", shape(&groups));
+    let amber = Visibility {
+        everything: false,
+        open_up_to: Some(Tlp::Amber),
+        org: member,
+    };
+    let (_, groups) = scan_all(&store, export_scan(&feed, amber)).await;
+    assert_eq!(shape(&groups), [row("ipv4", "192.0.2.2", 1, 0)]);
+
+    // Deleting the object removes its entries.
+    delete(&store, &feed.id, A, &VersionFilter::All, &[])
+        .await
+        .unwrap();
+    let (_, groups) = scan_all(&store, export_scan(&feed, all())).await;
+    assert_eq!(shape(&groups), [row("ipv4", "198.51.100.3", 1, 0)]);
+}
+
+/// A member's applied list is replaced whole by its next upload, counts in every export it is
+/// visible in, stops counting when it expires, and every change is logged for `since`.
+pub async fn applied_lists_replace_and_expire(store: Arc<dyn Store>) {
+    use relay_core::exchange::AppliedUpload;
+    let feed = seed(&store).await;
+    let member = store
+        .apply(new_org("Member"), entry("org.create"))
+        .await
+        .unwrap();
+    let in_a_month = Timestamp::from_micros(Timestamp::now().as_micros() + 30 * 86_400_000_000);
+    let upload = |entries: &[(&str, &str)], expires: Timestamp| AppliedUpload {
+        org: member,
+        feed_id: feed.id.clone(),
+        tlp: Tlp::Green,
+        expires,
+        entries: entries
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    };
+    let replace = |u: AppliedUpload| {
+        let store = store.clone();
+        async move {
+            store
+                .apply(Change::ReplaceAppliedList(u), entry("applied.upload"))
+                .await
+        }
+    };
+    replace(upload(
+        &[("domain", "bad.example"), ("ipv4", "192.0.2.7")],
+        in_a_month,
+    ))
+    .await
+    .unwrap();
+    let (first, groups) = scan_all(&store, export_scan(&feed, all())).await;
+    assert_eq!(
+        shape(&groups),
+        [
+            row("domain", "bad.example", 0, 1),
+            row("ipv4", "192.0.2.7", 0, 1)
+        ]
+    );
+    assert_eq!(groups[0].applied[0].org, member);
+    let list = store.applied_list(member, &feed.id).await.unwrap().unwrap();
+    assert_eq!(list.entries.len(), 2);
+    assert_eq!(list.expires, in_a_month);
+
+    // The next upload replaces the list: what disappeared is withdrawn.
+    replace(upload(&[("ipv4", "192.0.2.7")], in_a_month))
+        .await
+        .unwrap();
+    let (second, groups) = scan_all(&store, export_scan(&feed, all())).await;
+    assert_eq!(shape(&groups), [row("ipv4", "192.0.2.7", 0, 1)]);
+    assert!(second.change > first.change);
+    let mut since = export_scan(&feed, all());
+    since.since = Some(relay_core::exchange::ExportClock {
+        change: first.change,
+        at: Timestamp::now(),
+    });
+    let (_, groups) = scan_all(&store, since).await;
+    assert_eq!(
+        shape(&groups),
+        [
+            row("domain", "bad.example", 0, 0),
+            row("ipv4", "192.0.2.7", 0, 1)
+        ]
+    );
+
+    // Another member sees a GREEN list; a TLP:RED list stays its owner's.
+    let other = Visibility {
+        everything: false,
+        open_up_to: Some(Tlp::Amber),
+        org: 999,
+    };
+    let (_, groups) = scan_all(&store, export_scan(&feed, other.clone())).await;
+    assert_eq!(groups.len(), 1);
+    let mut red = upload(&[("ipv4", "192.0.2.7")], in_a_month);
+    red.tlp = Tlp::Red;
+    replace(red).await.unwrap();
+    let (_, groups) = scan_all(&store, export_scan(&feed, other)).await;
+    assert!(groups.is_empty(), "{:?}", shape(&groups));
+
+    // An expired list no longer counts.
+    let soon = Timestamp::from_micros(Timestamp::now().as_micros() + 50_000);
+    replace(upload(&[("ipv4", "192.0.2.7")], soon))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let (_, groups) = scan_all(&store, export_scan(&feed, all())).await;
+    assert!(groups.is_empty(), "{:?}", shape(&groups));
+    assert!(
+        store
+            .export_version(Timestamp::now())
+            .await
+            .unwrap()
+            .expired
+            >= soon.as_micros()
+    );
+
+    // Withdrawing the list; a second withdrawal finds nothing.
+    let remove = || Change::RemoveAppliedList {
+        org: member,
+        feed_id: feed.id.clone(),
+    };
+    store
+        .apply(remove(), entry("applied.withdraw"))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .applied_list(member, &feed.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let again = store.apply(remove(), entry("applied.withdraw")).await;
+    assert!(matches!(again, Err(StoreError::NotFound(_))), "{again:?}");
+}
+
+/// The allowlist and members' own networks and domains: added, listed, removed once.
+pub async fn allowlist_and_assets_round_trip(store: Arc<dyn Store>) {
+    use relay_core::exchange::AssetKind;
+    seed(&store).await;
+    let member = store
+        .apply(new_org("Member"), entry("org.create"))
+        .await
+        .unwrap();
+    let allow = |value: &str| Change::AddAllowlist {
+        kind: AssetKind::Domain,
+        value: value.into(),
+        reason: "a resolver".into(),
+    };
+    let id = store
+        .apply(allow("dns.example"), entry("allow.add"))
+        .await
+        .unwrap();
+    let twice = store.apply(allow("dns.example"), entry("allow.add")).await;
+    assert!(matches!(twice, Err(StoreError::Conflict(_))), "{twice:?}");
+    let list = store.list_allowlist().await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        (
+            list[0].id,
+            list[0].kind,
+            list[0].value.as_str(),
+            list[0].reason.as_str()
+        ),
+        (id, AssetKind::Domain, "dns.example", "a resolver")
+    );
+    store
+        .apply(Change::RemoveAllowlist { id }, entry("allow.remove"))
+        .await
+        .unwrap();
+    assert!(store.list_allowlist().await.unwrap().is_empty());
+    let gone = store
+        .apply(Change::RemoveAllowlist { id }, entry("allow.remove"))
+        .await;
+    assert!(matches!(gone, Err(StoreError::NotFound(_))), "{gone:?}");
+
+    let asset = |org: &str, kind, value: &str| Change::AddOrgAsset {
+        org: org.into(),
+        kind,
+        value: value.into(),
+    };
+    let net = store
+        .apply(
+            asset("Member", AssetKind::Cidr, "198.51.100.0/24"),
+            entry("asset.add"),
+        )
+        .await
+        .unwrap();
+    store
+        .apply(
+            asset("Member", AssetKind::Domain, "member.example"),
+            entry("asset.add"),
+        )
+        .await
+        .unwrap();
+    store
+        .apply(
+            asset("ISAC", AssetKind::Cidr, "203.0.113.0/24"),
+            entry("asset.add"),
+        )
+        .await
+        .unwrap();
+    let unknown = store
+        .apply(
+            asset("Nobody", AssetKind::Cidr, "192.0.2.0/24"),
+            entry("asset.add"),
+        )
+        .await;
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound(_))),
+        "{unknown:?}"
+    );
+    let mine = store.org_assets(Some(member)).await.unwrap();
+    let values: Vec<(&str, AssetKind, i64)> = mine
+        .iter()
+        .map(|a| (a.value.as_str(), a.kind, a.org))
+        .collect();
+    assert_eq!(
+        values,
+        [
+            ("198.51.100.0/24", AssetKind::Cidr, member),
+            ("member.example", AssetKind::Domain, member)
+        ]
+    );
+    assert_eq!(mine[0].org_name, "Member");
+    assert_eq!(store.org_assets(None).await.unwrap().len(), 3);
+    let at = Timestamp::now();
+    store
+        .apply(
+            Change::RemoveOrgAsset { id: net, at },
+            entry("asset.remove"),
+        )
+        .await
+        .unwrap();
+    let mine = store.org_assets(Some(member)).await.unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].value, "member.example");
+    let gone = store
+        .apply(
+            Change::RemoveOrgAsset { id: net, at },
+            entry("asset.remove"),
+        )
+        .await;
+    assert!(matches!(gone, Err(StoreError::NotFound(_))), "{gone:?}");
+}
