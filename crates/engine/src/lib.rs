@@ -3,3 +3,4 @@
 //! HTTP and no SQL: the server and the command line call `export::Exports`.
 
 pub mod export;
+pub mod netmap;

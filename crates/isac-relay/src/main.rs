@@ -19,6 +19,11 @@ use store::SqliteStore;
 
 use crate::config::{Config, Overrides};
 
+/// glibc's allocator serialises threads that free what another thread allocated (an export's
+/// rows are built on the store's thread and dropped on the engine's); mimalloc does not.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "isac-relay",

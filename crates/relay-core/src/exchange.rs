@@ -66,7 +66,8 @@ pub struct ExportScan {
 pub struct ExportSource {
     /// Index into `ExportScan::feeds`.
     pub feed: usize,
-    pub object_type: String,
+    /// One of `EXPORTED_TYPES`.
+    pub object_type: &'static str,
     pub tlp: Tlp,
     pub confidence: Option<u8>,
     /// How many organisations reported the observable.

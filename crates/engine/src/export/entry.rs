@@ -115,7 +115,7 @@ impl Filter {
             };
         };
         for s in &group.sources {
-            let typed = self.types.is_empty() || self.types.contains(&s.object_type);
+            let typed = self.types.is_empty() || self.types.iter().any(|t| t == s.object_type);
             let confident = self
                 .min_confidence
                 .is_none_or(|m| s.confidence.is_some_and(|c| c >= m));
@@ -171,7 +171,7 @@ mod tests {
     fn source(feed: usize, confidence: Option<u8>, tlp: Tlp, added: i64) -> ExportSource {
         ExportSource {
             feed,
-            object_type: "indicator".into(),
+            object_type: "indicator",
             tlp,
             confidence,
             corroboration: 2,

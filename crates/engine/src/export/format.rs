@@ -57,6 +57,7 @@ pub fn writer(req: &ExportRequest, ctx: Context, diff: bool) -> Box<dyn Writer> 
         Format::Suricata => Box::new(Suricata {
             sid: req.options.sid_base,
             ctx,
+            day: (0, String::new()),
         }),
         Format::Nftables => Box::new(Nftables {
             table: req.options.table.clone(),
@@ -269,6 +270,7 @@ impl Writer for Rpz {
 struct Suricata {
     sid: u32,
     ctx: Context,
+    day: (i64, String),
 }
 
 /// A content string with every byte that could end or confuse it written as hex.
@@ -308,9 +310,20 @@ fn severity_word(s: Severity) -> &'static str {
     }
 }
 
+/// `created_at` (YYYY_MM_DD) of a time, formatted once per day met: `last` keeps the day.
+fn rule_day(last: &mut (i64, String), t: stix::Timestamp) -> &str {
+    const DAY: i64 = 86_400_000_000;
+    let day = t.as_micros().div_euclid(DAY);
+    if last.0 != day || last.1.is_empty() {
+        let text = stix::Timestamp::from_micros(day * DAY).to_string();
+        *last = (day, text.get(..10).unwrap_or("").replace('-', "_"));
+    }
+    &last.1
+}
+
 impl Suricata {
     /// What every rule of one entry shares: the feed named in `msg`, and the metadata.
-    fn shared(&self, e: &Entry) -> (String, String) {
+    fn shared(&mut self, e: &Entry) -> (String, String) {
         let feeds: Vec<&str> = e
             .feeds
             .iter()
@@ -323,11 +336,7 @@ impl Suricata {
             severity_word(e.severity),
             e.applied_by,
             e.corroboration,
-            e.first_seen
-                .to_string()
-                .get(..10)
-                .unwrap_or("")
-                .replace('-', "_"),
+            rule_day(&mut self.day, e.first_seen),
         );
         (
             feeds.first().copied().unwrap_or("feed").to_owned(),
@@ -580,12 +589,15 @@ const CSV_HEADER: &[&str] = &[
     "valid_until",
 ];
 
-fn csv_row(out: &mut Vec<u8>, fields: &[&str]) {
-    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+/// Writes one record, quoted by the csv crate, at the end of `out`.
+fn csv_row<'a>(out: &mut Vec<u8>, fields: impl IntoIterator<Item = &'a str>) {
+    // A small buffer: a row is a few hundred bytes, and the writer is made per row.
+    let mut w = csv::WriterBuilder::new()
+        .buffer_capacity(1024)
+        .from_writer(out);
+    // Into a Vec, neither can fail.
     let _ = w.write_record(fields);
-    if let Ok(bytes) = w.into_inner() {
-        out.extend_from_slice(&bytes);
-    }
+    let _ = w.flush();
 }
 
 impl Csv {
@@ -613,27 +625,23 @@ impl Csv {
 
 impl Writer for Csv {
     fn begin(&mut self, out: &mut Vec<u8>) {
-        if self.diff {
-            let mut f = vec!["action"];
-            f.extend(CSV_HEADER);
-            csv_row(out, &f);
-        } else {
-            csv_row(out, CSV_HEADER);
-        }
+        let action = self.diff.then_some("action");
+        csv_row(out, action.into_iter().chain(CSV_HEADER.iter().copied()));
     }
     fn entry(&mut self, e: &Entry, out: &mut Vec<u8>) {
         let f = self.fields(e);
-        csv_row(out, &f.iter().map(String::as_str).collect::<Vec<_>>());
+        csv_row(out, f.iter().map(String::as_str));
     }
     fn added(&mut self, e: &Entry, out: &mut Vec<u8>) {
-        let mut f = vec!["add".to_owned()];
-        f.extend(self.fields(e));
-        csv_row(out, &f.iter().map(String::as_str).collect::<Vec<_>>());
+        let f = self.fields(e);
+        csv_row(
+            out,
+            std::iter::once("add").chain(f.iter().map(String::as_str)),
+        );
     }
     fn removed(&mut self, kind: &str, value: &str, out: &mut Vec<u8>) {
-        let mut f = vec!["remove", kind, value];
-        f.extend(std::iter::repeat_n("", CSV_HEADER.len() - 2));
-        csv_row(out, &f);
+        let blanks = std::iter::repeat_n("", CSV_HEADER.len() - 2);
+        csv_row(out, ["remove", kind, value].into_iter().chain(blanks));
     }
 }
 

@@ -40,8 +40,15 @@ pub use request::{ExportRequest, Format};
 use upload::UploadFormat;
 use warning::{DropReason, WarningLists};
 
-/// Bytes written before a chunk is handed on.
-const CHUNK: usize = 64 * 1024;
+/// Bytes written before a chunk is handed on: large enough that a list of a gigabyte is a few
+/// thousand hand-overs and socket writes, small enough to stream.
+const CHUNK: usize = 256 * 1024;
+
+/// Hands the filled buffer on and starts a new one of full capacity (a fresh `Vec` would grow
+/// by doubling, copying each chunk several times).
+fn hand_on(buf: &mut Vec<u8>, out: &mut dyn Output) -> bool {
+    out.chunk(std::mem::replace(buf, Vec::with_capacity(CHUNK + 8192)))
+}
 
 /// The exports service.
 #[derive(Clone)]
@@ -273,7 +280,7 @@ fn run(
         mut groups, done, ..
     } = scan;
     let mut stats = RunStats::default();
-    let mut buf = Vec::with_capacity(CHUNK + 4096);
+    let mut buf = Vec::with_capacity(CHUNK + 8192);
     writer.begin(&mut buf);
     let mut heap: BinaryHeap<Ranked> = BinaryHeap::new();
     while let Some(batch) = groups.blocking_recv() {
@@ -315,7 +322,7 @@ fn run(
                 },
                 (None, None) => {}
             }
-            if buf.len() >= CHUNK && !out.chunk(std::mem::take(&mut buf)) {
+            if buf.len() >= CHUNK && !hand_on(&mut buf, out) {
                 return Ok(stats);
             }
         }
@@ -330,7 +337,7 @@ fn run(
     for e in &kept {
         stats.entries += 1;
         writer.entry(e, &mut buf);
-        if buf.len() >= CHUNK && !out.chunk(std::mem::take(&mut buf)) {
+        if buf.len() >= CHUNK && !hand_on(&mut buf, out) {
             return Ok(stats);
         }
     }

@@ -11,6 +11,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use relay_core::exchange::{AllowEntry, AssetKind, OrgAsset};
 
+use crate::netmap::NetMap;
+
 const RESOLVERS: &str = include_str!("lists/resolvers.txt");
 const TOP_SITES: &str = include_str!("lists/top_sites.txt");
 
@@ -95,10 +97,6 @@ pub(super) fn parse_net(value: &str) -> Option<IpNet> {
         .or_else(|| value.parse::<IpAddr>().ok().map(IpNet::from))
 }
 
-fn overlaps(a: &IpNet, b: &IpNet) -> bool {
-    a.contains(&b.network()) || b.contains(&a.network())
-}
-
 /// A domain and each of its parents: `a.b.example` → `a.b.example`, `b.example`, `example`.
 fn suffixes(domain: &str) -> impl Iterator<Item = &str> {
     std::iter::successors(Some(domain), |d| d.split_once('.').map(|(_, rest)| rest))
@@ -135,15 +133,15 @@ impl DomainSet {
 /// The warning lists for one export: the shipped ones, the allowlist, the caller's own assets.
 #[derive(Debug)]
 pub struct WarningLists {
-    reserved: Vec<(IpNet, &'static str)>,
-    resolvers: Vec<IpNet>,
+    reserved: NetMap<&'static str>,
+    resolvers: NetMap<()>,
     top_sites: DomainSet,
     special: DomainSet,
-    allow_nets: Vec<(IpNet, String)>,
+    allow_nets: NetMap<String>,
     allow_domains: DomainSet,
     allow_exact: HashSet<(AssetKind, String)>,
     allow_reasons: std::collections::HashMap<String, String>,
-    own_nets: Vec<IpNet>,
+    own_nets: NetMap<()>,
     own_domains: DomainSet,
 }
 
@@ -161,14 +159,17 @@ impl WarningLists {
                 .iter()
                 .filter_map(|(net, why)| Some((net.parse().ok()?, *why)))
                 .collect(),
-            resolvers: list_lines(RESOLVERS).filter_map(parse_net).collect(),
+            resolvers: list_lines(RESOLVERS)
+                .filter_map(parse_net)
+                .map(|n| (n, ()))
+                .collect(),
             top_sites: DomainSet::default(),
             special: DomainSet::default(),
-            allow_nets: Vec::new(),
+            allow_nets: NetMap::new(),
             allow_domains: DomainSet::default(),
             allow_exact: HashSet::new(),
             allow_reasons: Default::default(),
-            own_nets: Vec::new(),
+            own_nets: NetMap::new(),
             own_domains: DomainSet::default(),
         };
         for d in list_lines(TOP_SITES) {
@@ -181,7 +182,7 @@ impl WarningLists {
             match a.kind {
                 AssetKind::Cidr => {
                     if let Some(net) = parse_net(&a.value) {
-                        lists.allow_nets.push((net, a.reason.clone()));
+                        lists.allow_nets.insert(net, a.reason.clone());
                     }
                 }
                 AssetKind::Domain => {
@@ -202,7 +203,11 @@ impl WarningLists {
         }
         for a in own {
             match a.kind {
-                AssetKind::Cidr => lists.own_nets.extend(parse_net(&a.value)),
+                AssetKind::Cidr => {
+                    if let Some(net) = parse_net(&a.value) {
+                        lists.own_nets.insert(net, ());
+                    }
+                }
                 AssetKind::Domain => lists.own_domains.protect(&a.value, true),
                 AssetKind::Url | AssetKind::Hash => {}
             }
@@ -252,7 +257,7 @@ impl WarningLists {
 
     /// `whole`: the entry blocks the network itself (not one URL on it).
     fn check_net(&self, net: &IpNet, whole: bool) -> Option<DropReason> {
-        if let Some((r, why)) = self.reserved.iter().find(|(r, _)| overlaps(r, net)) {
+        if let Some((r, why)) = self.reserved.overlapping(net) {
             return reason("reserved", format!("overlaps {r}, {why}"));
         }
         if whole {
@@ -264,20 +269,20 @@ impl WarningLists {
             if net.prefix_len() < min {
                 return reason("too-broad", format!("a prefix broader than /{min}"));
             }
-            if let Some(r) = self.resolvers.iter().find(|r| net.contains(&r.network())) {
+            if let Some((r, _)) = self.resolvers.first_within(net) {
                 return reason(
                     "resolver",
                     format!("would block the public resolver {}", r.addr()),
                 );
             }
         }
-        if let Some(own) = self.own_nets.iter().find(|o| overlaps(o, net)) {
+        if let Some((own, _)) = self.own_nets.overlapping(net) {
             return reason(
                 "own-network",
                 format!("overlaps your registered network {own}"),
             );
         }
-        if let Some((a, why)) = self.allow_nets.iter().find(|(a, _)| overlaps(a, net)) {
+        if let Some((a, why)) = self.allow_nets.overlapping(net) {
             return reason("allowlist", format!("overlaps {a}: {why}"));
         }
         None

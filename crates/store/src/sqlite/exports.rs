@@ -368,6 +368,22 @@ fn queries(scan: &ExportScan, seqs: &[i64], now: i64, by_key: bool) -> Queries {
     }
 }
 
+/// A stored type as one of `EXPORTED_TYPES` (no allocation per row).
+fn exported_type(v: rusqlite::types::ValueRef<'_>) -> rusqlite::Result<&'static str> {
+    let s = v.as_str()?;
+    EXPORTED_TYPES
+        .iter()
+        .copied()
+        .find(|t| *t == s)
+        .ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                3,
+                rusqlite::types::Type::Text,
+                format!("'{s}' is not an exported type").into(),
+            )
+        })
+}
+
 fn source_row(
     r: &rusqlite::Row<'_>,
     feed_of: &HashMap<i64, usize>,
@@ -378,7 +394,7 @@ fn source_row(
         collection,
         ExportSource {
             feed: feed_of.get(&collection).copied().unwrap_or(0),
-            object_type: r.get(3)?,
+            object_type: exported_type(r.get_ref(3)?)?,
             tlp: Tlp::Clear,
             confidence: r
                 .get::<_, Option<i64>>(5)?
@@ -420,39 +436,39 @@ where
     A: Iterator<Item = Result<(Key, AppliedSource), StoreError>>,
 {
     loop {
-        let next_source = match sources.peek() {
-            Some(Ok((k, _))) => Some(k.clone()),
-            Some(Err(_)) => {
-                return Err(sources
-                    .next()
-                    .and_then(Result::err)
-                    .unwrap_or_else(|| StoreError::Internal("scan".into())));
-            }
-            None => None,
-        };
-        let next_applied = match applied.peek() {
-            Some(Ok((k, _))) => Some(k.clone()),
-            Some(Err(_)) => {
-                return Err(applied
-                    .next()
-                    .and_then(Result::err)
-                    .unwrap_or_else(|| StoreError::Internal("scan".into())));
-            }
-            None => None,
-        };
-        let key = match (next_source, next_applied) {
+        let failed = || StoreError::Internal("the export scan failed".into());
+        if let Some(Err(_)) = sources.peek() {
+            return Err(sources.next().and_then(Result::err).unwrap_or_else(failed));
+        }
+        if let Some(Err(_)) = applied.peek() {
+            return Err(applied.next().and_then(Result::err).unwrap_or_else(failed));
+        }
+        // Which stream holds the smaller key; the group takes that row's key (moved, not
+        // copied: a million rows make a million groups).
+        let source_first = match (sources.peek(), applied.peek()) {
             (None, None) => return Ok(()),
-            (Some(a), None) | (None, Some(a)) => a,
-            (Some(a), Some(b)) => a.min(b),
+            (Some(Ok((s, _))), Some(Ok((a, _)))) => s <= a,
+            (Some(_), _) => true,
+            (None, Some(_)) => false,
         };
         let mut group = ExportGroup {
-            kind: key.0.clone(),
-            value: key.1.clone(),
+            kind: String::new(),
+            value: String::new(),
             sources: Vec::new(),
             applied: Vec::new(),
         };
+        if source_first {
+            if let Some(Ok(((kind, value), s))) = sources.next() {
+                (group.kind, group.value) = (kind, value);
+                group.sources.push(s);
+            }
+        } else if let Some(Ok(((kind, value), a))) = applied.next() {
+            (group.kind, group.value) = (kind, value);
+            group.applied.push(a);
+        }
+        let same = |k: &Key, g: &ExportGroup| k.0 == g.kind && k.1 == g.value;
         while let Some(Ok((k, _))) = sources.peek() {
-            if *k != key {
+            if !same(k, &group) {
                 break;
             }
             if let Some(Ok((_, s))) = sources.next() {
@@ -460,7 +476,7 @@ where
             }
         }
         while let Some(Ok((k, _))) = applied.peek() {
-            if *k != key {
+            if !same(k, &group) {
                 break;
             }
             if let Some(Ok((_, a))) = applied.next() {
