@@ -4,3 +4,4 @@
 
 pub mod export;
 pub mod netmap;
+pub mod notice;

@@ -68,6 +68,14 @@ impl<T> NetMap<T> {
         }
     }
 
+    /// Every registered network that holds `net` whole (itself included), broadest first.
+    pub fn covering(&self, net: &IpNet) -> Vec<(IpNet, &T)> {
+        match net.trunc() {
+            IpNet::V4(n) => self.v4.cover(&n).map(|(p, v)| (IpNet::V4(p), v)).collect(),
+            IpNet::V6(n) => self.v6.cover(&n).map(|(p, v)| (IpNet::V6(p), v)).collect(),
+        }
+    }
+
     /// A registered network that shares an address with `net`: one holding it, else one inside it.
     pub fn overlapping(&self, net: &IpNet) -> Option<(IpNet, &T)> {
         self.longest_match(net).or_else(|| self.first_within(net))

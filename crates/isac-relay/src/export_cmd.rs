@@ -228,11 +228,18 @@ pub async fn allowlist(cmd: AllowlistCommand) -> Result<()> {
 
 #[derive(Subcommand)]
 pub enum AssetCommand {
-    /// Register an organisation's own networks (or domains): never exported to it.
+    /// Register an organisation's own networks and AS numbers (or domains): never exported
+    /// to it; scan findings in its networks are routed to it.
     Add {
         org: String,
         #[arg(required = true)]
         values: Vec<String>,
+        /// Valid from this RFC 3339 time [default: now]
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// Valid until this RFC 3339 time [default: open-ended]
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -249,16 +256,37 @@ pub enum AssetCommand {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Networks claimed by more than one organisation (findings there route to neither).
+    Overlaps {
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 /// `ranges` (networks) and `domains`: the same registry, one kind each.
 pub async fn assets(cmd: AssetCommand, kind: AssetKind) -> Result<()> {
     match cmd {
-        AssetCommand::Add { org, values, data } => {
+        AssetCommand::Add {
+            org,
+            values,
+            from,
+            until,
+            data,
+        } => {
+            let time = |name: &str, v: Option<String>| -> Result<Option<stix::Timestamp>> {
+                v.map(|s| {
+                    stix::Timestamp::parse(&s)
+                        .map_err(|_| anyhow::anyhow!("--{name} '{s}' is not an RFC 3339 time"))
+                })
+                .transpose()
+            };
+            let validity = (time("from", from)?, time("until", until)?);
             run(&data, |relay, me| async move {
                 let exports = Exports::new(relay.store());
                 for v in &values {
-                    let id = exports.add_asset(&me, &org, v, Some(kind)).await?;
+                    let id = exports
+                        .add_asset(&me, &org, v, Some(kind), validity)
+                        .await?;
                     say(&format!("registered {v} to {org} ({id})"))?;
                 }
                 Ok(())
@@ -271,12 +299,42 @@ pub async fn assets(cmd: AssetCommand, kind: AssetKind) -> Result<()> {
                     .assets(&me, org.as_deref())
                     .await?
                 {
-                    if a.kind == kind {
+                    let range = |k: AssetKind| matches!(k, AssetKind::Cidr | AssetKind::Asn);
+                    if a.kind == kind || (range(a.kind) && range(kind)) {
+                        let period = match (a.valid_from, a.valid_until) {
+                            (None, None) => String::new(),
+                            (f, u) => format!(
+                                "\tvalid {} to {}",
+                                f.map_or("(added)".into(), |t| t.to_string()),
+                                u.map_or("(open)".into(), |t| t.to_string())
+                            ),
+                        };
                         say(&format!(
-                            "{}\t{}\t{}\t{}",
+                            "{}\t{}\t{}\t{}{period}",
                             a.id, a.org_name, a.value, a.added
                         ))?;
                     }
+                }
+                Ok(())
+            })
+            .await
+        }
+        AssetCommand::Overlaps { data } => {
+            if kind != AssetKind::Cidr {
+                anyhow::bail!("overlaps concern networks: use `isac-relay ranges overlaps`");
+            }
+            run(&data, |relay, me| async move {
+                let overlaps = engine::notice::Notice::new(relay.store())
+                    .overlaps(&me)
+                    .await?;
+                if overlaps.is_empty() {
+                    say("no overlapping claims")?;
+                }
+                for o in overlaps {
+                    say(&format!(
+                        "{} ({}) overlaps {} ({})",
+                        o.net, o.org, o.other_net, o.other_org
+                    ))?;
                 }
                 Ok(())
             })

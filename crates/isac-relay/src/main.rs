@@ -6,6 +6,7 @@ mod admin_cmd;
 mod catalogue_cmd;
 mod config;
 mod export_cmd;
+mod notice_cmd;
 mod stix_cmd;
 
 use std::io::Write as _;
@@ -108,6 +109,21 @@ enum Command {
     Domains {
         #[command(subcommand)]
         command: export_cmd::AssetCommand,
+    },
+    /// Scan campaigns (NOTICE): snapshots of members' ranges, result uploads routed to owners.
+    Campaign {
+        #[command(subcommand)]
+        command: notice_cmd::CampaignCommand,
+    },
+    /// Findings routed to members: list them, update their status in bulk.
+    Findings {
+        #[command(subcommand)]
+        command: notice_cmd::FindingsCommand,
+    },
+    /// Reports of findings and notification progress.
+    Report {
+        #[command(subcommand)]
+        command: notice_cmd::ReportCommand,
     },
     /// Check STIX files and extract their observables (no data directory needed).
     Stix {
@@ -232,6 +248,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Domains { command } => {
             export_cmd::assets(command, relay_core::exchange::AssetKind::Domain).await
         }
+        Command::Campaign { command } => notice_cmd::campaign(command).await,
+        Command::Findings { command } => notice_cmd::findings(command).await,
+        Command::Report { command } => notice_cmd::report(command).await,
     }
 }
 

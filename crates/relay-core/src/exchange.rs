@@ -128,13 +128,14 @@ pub struct AppliedList {
 }
 
 /// What the allowlist and members' assets hold: an address or network, a domain (and its
-/// subdomains), a URL or a hash.
+/// subdomains), a URL or a hash; members also register their AS numbers (`AS64500`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum AssetKind {
     Cidr,
     Domain,
     Url,
     Hash,
+    Asn,
 }
 
 impl AssetKind {
@@ -144,6 +145,7 @@ impl AssetKind {
             AssetKind::Domain => "domain",
             AssetKind::Url => "url",
             AssetKind::Hash => "hash",
+            AssetKind::Asn => "asn",
         }
     }
 
@@ -153,6 +155,7 @@ impl AssetKind {
             "domain" => AssetKind::Domain,
             "url" => AssetKind::Url,
             "hash" => AssetKind::Hash,
+            "asn" => AssetKind::Asn,
             _ => return None,
         })
     }
@@ -178,4 +181,16 @@ pub struct OrgAsset {
     pub value: String,
     pub added: Timestamp,
     pub removed: Option<Timestamp>,
+    /// When the registration holds: from (`None`: since it was added) until (`None`: open).
+    pub valid_from: Option<Timestamp>,
+    pub valid_until: Option<Timestamp>,
+}
+
+impl OrgAsset {
+    /// Whether the registration holds at `at`.
+    pub fn holds_at(&self, at: Timestamp) -> bool {
+        self.removed.is_none_or(|r| r > at)
+            && self.valid_from.is_none_or(|f| f <= at)
+            && self.valid_until.is_none_or(|u| u > at)
+    }
 }

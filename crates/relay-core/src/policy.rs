@@ -46,7 +46,10 @@ pub fn feed_rights(principal: &Principal, feed: &Feed) -> FeedRights {
     // The ISAC's own staff (and its administrator) reach every feed. The aggregate feed is
     // open to all: reading it gives what each feed gives, and posting to it routes each object
     // to a feed whose rights then apply. A retired feed takes no new objects.
-    let (read, write) = if feed.kind == FeedKind::Aggregate
+    let (read, write) = if principal.role == Role::Scanner {
+        // A scanner reaches campaign ranges and result uploads only.
+        (false, false)
+    } else if feed.kind == FeedKind::Aggregate
         || principal.role == Role::IsacAdmin
         || principal.org_kind == OrgKind::Operator
     {
@@ -142,7 +145,7 @@ pub fn administers_org(principal: &Principal, org_id: i64) -> bool {
     match principal.role {
         Role::IsacAdmin => true,
         Role::OrgAdmin => principal.org_id == org_id,
-        Role::Analyst | Role::Reader => false,
+        Role::Analyst | Role::Reader | Role::Scanner => false,
     }
 }
 

@@ -16,10 +16,19 @@ pub enum Role {
     Analyst,
     /// Reads the feeds its organisation may; never writes.
     Reader,
+    /// A scanning organisation's account in owner-routing campaigns: downloads a campaign's
+    /// aggregated range list and uploads its results, and reaches nothing else of anyone.
+    Scanner,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::IsacAdmin, Role::OrgAdmin, Role::Analyst, Role::Reader];
+    pub const ALL: [Role; 5] = [
+        Role::IsacAdmin,
+        Role::OrgAdmin,
+        Role::Analyst,
+        Role::Reader,
+        Role::Scanner,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -27,6 +36,7 @@ impl Role {
             Role::OrgAdmin => "org-admin",
             Role::Analyst => "analyst",
             Role::Reader => "reader",
+            Role::Scanner => "scanner",
         }
     }
 
@@ -40,7 +50,7 @@ impl Role {
 
     /// Whether the role may post and delete objects at all (the feed's grant decides where).
     pub fn writes(self) -> bool {
-        !matches!(self, Role::Reader)
+        !matches!(self, Role::Reader | Role::Scanner)
     }
 }
 

@@ -11,6 +11,10 @@ use crate::exchange::{
     OrgAsset,
 };
 use crate::feed::{Feed, FeedSettings, GranteeName};
+use crate::notice::{
+    Campaign, Finding, FindingCount, FindingQuery, FindingsAdded, NewCampaign, RoutedFinding,
+    SnapshotRange, StatusUpdate, UploadRecord,
+};
 use crate::org::{NewOrg, Org, TrustGroup};
 use crate::policy::Visibility;
 use crate::principal::{Principal, Role, UserInfo};
@@ -144,11 +148,26 @@ pub enum Change {
     RemoveAllowlist {
         id: i64,
     },
-    /// Registers an organisation's (by name) own network or domain; returns its id.
+    /// Creates a campaign with a snapshot of the networks valid at its time; returns its id.
+    /// `Conflict` when the name is taken.
+    CreateCampaign(NewCampaign),
+    /// Records a finished upload of results; returns its id.
+    RecordUpload(UploadRecord),
+    /// Sets findings' status. With `org`, only that organisation's findings are touched;
+    /// returns how many changed. (The caller checks the transitions first.)
+    UpdateFindings {
+        org: Option<i64>,
+        updates: Vec<StatusUpdate>,
+        at: Timestamp,
+    },
+    /// Registers an organisation's (by name) own network, AS number or domain, valid over an
+    /// optional period; returns its id.
     AddOrgAsset {
         org: String,
         kind: AssetKind,
         value: String,
+        valid_from: Option<Timestamp>,
+        valid_until: Option<Timestamp>,
     },
     /// Ends an own network or domain registration; `NotFound` when there is no live one.
     RemoveOrgAsset {
@@ -460,6 +479,30 @@ pub trait Store: Send + Sync + 'static {
     async fn list_allowlist(&self) -> Result<Vec<AllowEntry>, StoreError>;
     /// Own networks and domains, live ones only, of one organisation or of all.
     async fn org_assets(&self, org: Option<i64>) -> Result<Vec<OrgAsset>, StoreError>;
+
+    /// Every campaign, oldest first.
+    async fn campaigns(&self) -> Result<Vec<Campaign>, StoreError>;
+    /// A campaign's range snapshot, in network order.
+    async fn campaign_ranges(&self, campaign: i64) -> Result<Vec<SnapshotRange>, StoreError>;
+    /// Stores routed findings of a campaign in one write; a finding already stored for the same
+    /// address, port, protocol and kind of finding is merged into it (seen once more, its
+    /// observation period widened).
+    async fn add_findings(
+        &self,
+        campaign: i64,
+        findings: Vec<RoutedFinding>,
+    ) -> Result<FindingsAdded, StoreError>;
+    /// A page of findings by id.
+    async fn findings(&self, query: &FindingQuery) -> Result<Vec<Finding>, StoreError>;
+    /// Findings first observed in `[from, to)`, counted by organisation, kind and status.
+    async fn finding_counts(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        org: Option<i64>,
+    ) -> Result<Vec<FindingCount>, StoreError>;
+    /// A campaign's upload records, oldest first.
+    async fn uploads(&self, campaign: i64) -> Result<Vec<UploadRecord>, StoreError>;
 
     /// Finishes pending writes and closes the store; later calls fail with `Unavailable`.
     async fn close(&self);

@@ -51,6 +51,15 @@ impl FromRequestParts<AppState> for Caller {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip().to_string());
-        Ok(Caller(state.relay.authenticate(&creds, source).await?))
+        let who = state.relay.authenticate(&creds, source).await?;
+        if who.role == relay_core::Role::Scanner
+            && !crate::api::notice::scanner_may(&parts.method, parts.uri.path())
+        {
+            return Err(Error::Forbidden(
+                "a scanner's credentials reach only campaign ranges and result uploads".into(),
+            )
+            .into());
+        }
+        Ok(Caller(who))
     }
 }

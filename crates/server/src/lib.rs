@@ -45,6 +45,7 @@ impl Default for ServerConfig {
 pub struct AppState {
     pub relay: Relay,
     pub exports: engine::export::Exports,
+    pub notice: engine::notice::Notice,
     pub config: Arc<ServerConfig>,
 }
 
@@ -113,6 +114,7 @@ impl App {
             .map_err(std::io::Error::other)?;
         let state = AppState {
             exports: engine::export::Exports::new(relay.store()),
+            notice: engine::notice::Notice::new(relay.store()),
             relay,
             config: Arc::new(config),
         };

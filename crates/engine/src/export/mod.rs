@@ -822,14 +822,16 @@ impl Exports {
         Ok(())
     }
 
-    /// Registers an organisation's own network or domain (ISAC administrators, and the
-    /// organisation's own administrators); `only` refuses a value of the other kind.
+    /// Registers an organisation's own network, AS number or domain (ISAC administrators, and
+    /// the organisation's own administrators), valid from and until the times given; `only`
+    /// refuses a value of another kind (`Cidr` accepts AS numbers too: both are ranges).
     pub async fn add_asset(
         &self,
         who: &Principal,
         org: &str,
         value: &str,
         only: Option<AssetKind>,
+        (valid_from, valid_until): (Option<Timestamp>, Option<Timestamp>),
     ) -> Result<i64, Error> {
         let found = self
             .store
@@ -842,7 +844,15 @@ impl Exports {
             )));
         }
         let (kind, value) = asset(value, false)?;
-        if only.is_some_and(|k| k != kind) {
+        if let (Some(from), Some(until)) = (valid_from, valid_until)
+            && until <= from
+        {
+            return Err(Error::Invalid(format!(
+                "the registration ends ({until}) before it starts ({from})"
+            )));
+        }
+        let range = |k: AssetKind| matches!(k, AssetKind::Cidr | AssetKind::Asn);
+        if only.is_some_and(|k| k != kind && !(range(k) && range(kind))) {
             return Err(Error::Invalid(format!(
                 "'{value}' is a {}, not a {}",
                 asset_name(kind),
@@ -856,6 +866,8 @@ impl Exports {
                     org: org.to_owned(),
                     kind,
                     value: value.clone(),
+                    valid_from,
+                    valid_until,
                 },
                 AuditEntry::by(who, "asset.add").detail(format!("{org} {} {value}", kind.code())),
             )
@@ -910,6 +922,7 @@ fn asset_name(kind: AssetKind) -> &'static str {
         AssetKind::Domain => "domain",
         AssetKind::Url => "URL",
         AssetKind::Hash => "hash",
+        AssetKind::Asn => "AS number",
     }
 }
 
@@ -926,6 +939,15 @@ fn require_admin(who: &Principal) -> Result<(), Error> {
 /// An allowlist or asset value: a CIDR or address, a domain, and (allowlist only) a URL or
 /// a hash.
 fn asset(value: &str, any: bool) -> Result<(AssetKind, String), Error> {
+    let trimmed = value.trim();
+    if !any
+        && let Some(n) = trimmed
+            .strip_prefix("AS")
+            .or_else(|| trimmed.strip_prefix("as"))
+            .and_then(|n| n.parse::<u32>().ok())
+    {
+        return Ok((AssetKind::Asn, format!("AS{n}")));
+    }
     let (kind, v) = upload::classify(value).map_err(Error::Invalid)?;
     let kind = match kind.as_str() {
         "ipv4" | "ipv6" => AssetKind::Cidr,
@@ -934,7 +956,7 @@ fn asset(value: &str, any: bool) -> Result<(AssetKind, String), Error> {
         k if any && k.starts_with("hash:") => AssetKind::Hash,
         _ => {
             return Err(Error::Invalid(format!(
-                "'{value}' is not a network or domain"
+                "'{value}' is not a network, AS number or domain"
             )));
         }
     };

@@ -191,6 +191,7 @@ impl WarningLists {
                         .allow_reasons
                         .insert(a.value.clone(), a.reason.clone());
                 }
+                AssetKind::Asn => {}
                 AssetKind::Url | AssetKind::Hash => {
                     lists
                         .allow_exact
@@ -209,7 +210,7 @@ impl WarningLists {
                     }
                 }
                 AssetKind::Domain => lists.own_domains.protect(&a.value, true),
-                AssetKind::Url | AssetKind::Hash => {}
+                AssetKind::Url | AssetKind::Hash | AssetKind::Asn => {}
             }
         }
         lists
@@ -355,6 +356,8 @@ mod tests {
             value: "61.100.0.0/16".into(),
             added: Timestamp::from_micros(0),
             removed: None,
+            valid_from: None,
+            valid_until: None,
         }];
         WarningLists::new(&allow, &own)
     }

@@ -269,6 +269,8 @@ struct AssetView {
     kind: &'static str,
     value: String,
     added: String,
+    valid_from: Option<String>,
+    valid_until: Option<String>,
 }
 
 async fn list_assets(
@@ -287,6 +289,8 @@ async fn list_assets(
             kind: a.kind.code(),
             value: a.value,
             added: a.added.to_string(),
+            valid_from: a.valid_from.map(|t| t.to_string()),
+            valid_until: a.valid_until.map(|t| t.to_string()),
         })
         .collect();
     Ok(ok(&serde_json::json!({ "assets": list })))
@@ -296,6 +300,16 @@ async fn list_assets(
 #[serde(deny_unknown_fields)]
 struct NewAsset {
     value: String,
+    valid_from: Option<String>,
+    valid_until: Option<String>,
+}
+
+fn time_field(name: &str, v: Option<&str>) -> Result<Option<stix::Timestamp>, ApiError> {
+    v.map(|s| {
+        stix::Timestamp::parse(s)
+            .map_err(|_| Error::Invalid(format!("'{name}' is not an RFC 3339 time: '{s}'")).into())
+    })
+    .transpose()
 }
 
 async fn add_asset(
@@ -305,7 +319,14 @@ async fn add_asset(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     let n: NewAsset = body(&bytes)?;
-    let id = s.exports.add_asset(&who, &name, &n.value, None).await?;
+    let validity = (
+        time_field("valid_from", n.valid_from.as_deref())?,
+        time_field("valid_until", n.valid_until.as_deref())?,
+    );
+    let id = s
+        .exports
+        .add_asset(&who, &name, &n.value, None, validity)
+        .await?;
     Ok(created(&serde_json::json!({ "id": id })))
 }
 

@@ -17,6 +17,7 @@ use crate::error::ApiError;
 mod admin;
 mod exports;
 mod feeds;
+pub(crate) mod notice;
 pub mod openapi;
 pub(crate) mod push;
 
@@ -28,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .merge(feeds::router())
         .merge(push::router())
         .merge(exports::router())
+        .merge(notice::router())
         .route_layer(middleware::from_fn(json_media_type))
 }
 

@@ -324,8 +324,17 @@ pub fn apply(conn: &Connection, change: Change, entry: &AuditEntry) -> Result<i6
             reason,
         } => super::exports::add_allowlist(conn, kind, &value, &reason)?,
         Change::RemoveAllowlist { id } => super::exports::remove_allowlist(conn, id)?,
-        Change::AddOrgAsset { org, kind, value } => {
-            super::exports::add_asset(conn, &org, kind, &value)?
+        Change::AddOrgAsset {
+            org,
+            kind,
+            value,
+            valid_from,
+            valid_until,
+        } => super::exports::add_asset(conn, &org, kind, &value, (valid_from, valid_until))?,
+        Change::CreateCampaign(c) => super::notice::create_campaign(conn, &c)?,
+        Change::RecordUpload(u) => super::notice::record_upload(conn, &u)?,
+        Change::UpdateFindings { org, updates, at } => {
+            super::notice::update_findings(conn, org, &updates, at)?
         }
         Change::RemoveOrgAsset { id, at } => super::exports::remove_asset(conn, id, at)?,
         Change::Grant {

@@ -818,6 +818,7 @@ pub fn add_asset(
     org: &str,
     kind: AssetKind,
     value: &str,
+    (valid_from, valid_until): (Option<Timestamp>, Option<Timestamp>),
 ) -> Result<i64, StoreError> {
     let org_id = org_id(conn, org)?;
     let live: bool = conn
@@ -834,8 +835,16 @@ pub fn add_asset(
         )));
     }
     conn.execute(
-        "INSERT INTO org_assets (org, kind, value, added) VALUES (?1, ?2, ?3, ?4)",
-        params![org_id, kind.code(), value, Timestamp::now().as_micros()],
+        "INSERT INTO org_assets (org, kind, value, added, valid_from, valid_until)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            org_id,
+            kind.code(),
+            value,
+            Timestamp::now().as_micros(),
+            valid_from.map(Timestamp::as_micros),
+            valid_until.map(Timestamp::as_micros)
+        ],
     )
     .map_err(internal)?;
     Ok(conn.last_insert_rowid())
@@ -859,7 +868,8 @@ pub fn remove_asset(conn: &Connection, id: i64, at: Timestamp) -> Result<i64, St
 pub fn org_assets(conn: &Connection, org: Option<i64>) -> Result<Vec<OrgAsset>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT a.id, a.org, o.name, a.kind, a.value, a.added, a.removed
+            "SELECT a.id, a.org, o.name, a.kind, a.value, a.added, a.removed, a.valid_from,
+                    a.valid_until
                FROM org_assets a JOIN orgs o ON o.id = a.org
               WHERE a.removed IS NULL AND (?1 IS NULL OR a.org = ?1)
               ORDER BY o.name, a.kind, a.value",
@@ -875,22 +885,28 @@ pub fn org_assets(conn: &Connection, org: Option<i64>) -> Result<Vec<OrgAsset>, 
                 r.get::<_, String>(4)?,
                 r.get::<_, i64>(5)?,
                 r.get::<_, Option<i64>>(6)?,
+                r.get::<_, Option<i64>>(7)?,
+                r.get::<_, Option<i64>>(8)?,
             ))
         })
         .map_err(internal)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(internal)?;
     rows.into_iter()
-        .map(|(id, org, org_name, kind, value, added, removed)| {
-            Ok(OrgAsset {
-                id,
-                org,
-                org_name,
-                kind: asset_kind(kind)?,
-                value,
-                added: Timestamp::from_micros(added),
-                removed: removed.map(Timestamp::from_micros),
-            })
-        })
+        .map(
+            |(id, org, org_name, kind, value, added, removed, from, until)| {
+                Ok(OrgAsset {
+                    id,
+                    org,
+                    org_name,
+                    kind: asset_kind(kind)?,
+                    value,
+                    added: Timestamp::from_micros(added),
+                    removed: removed.map(Timestamp::from_micros),
+                    valid_from: from.map(Timestamp::from_micros),
+                    valid_until: until.map(Timestamp::from_micros),
+                })
+            },
+        )
         .collect()
 }

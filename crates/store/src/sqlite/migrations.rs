@@ -30,6 +30,10 @@ pub const STEPS: &[(&str, &str)] = &[
         "0005_exports",
         include_str!("../../migrations/sqlite/0005_exports.sql"),
     ),
+    (
+        "0006_notice",
+        include_str!("../../migrations/sqlite/0006_notice.sql"),
+    ),
 ];
 
 pub fn run(conn: &Connection, path: &Path) -> Result<(), StoreOpenError> {

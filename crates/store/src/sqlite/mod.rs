@@ -19,6 +19,7 @@ mod audit;
 mod exports;
 mod feeds;
 mod migrations;
+mod notice;
 mod objects;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +30,10 @@ use std::thread::JoinHandle;
 use async_trait::async_trait;
 use relay_core::exchange::{
     AllowEntry, AppliedList, ExportScan, ExportSink, ExportVersion, OrgAsset,
+};
+use relay_core::notice::{
+    Campaign, Finding, FindingCount, FindingQuery, FindingsAdded, RoutedFinding, SnapshotRange,
+    UploadRecord,
 };
 use relay_core::policy::Visibility;
 use relay_core::principal::{Principal, UserInfo};
@@ -564,6 +569,43 @@ impl Store for SqliteStore {
 
     async fn org_assets(&self, org: Option<i64>) -> Result<Vec<OrgAsset>, StoreError> {
         self.read(move |conn| exports::org_assets(conn, org)).await
+    }
+
+    async fn campaigns(&self) -> Result<Vec<Campaign>, StoreError> {
+        self.read(notice::campaigns).await
+    }
+
+    async fn campaign_ranges(&self, campaign: i64) -> Result<Vec<SnapshotRange>, StoreError> {
+        self.read(move |conn| notice::campaign_ranges(conn, campaign))
+            .await
+    }
+
+    async fn add_findings(
+        &self,
+        campaign: i64,
+        findings: Vec<RoutedFinding>,
+    ) -> Result<FindingsAdded, StoreError> {
+        self.write(move |conn| notice::add_findings(conn, campaign, &findings))
+            .await
+    }
+
+    async fn findings(&self, query: &FindingQuery) -> Result<Vec<Finding>, StoreError> {
+        let query = query.clone();
+        self.read(move |conn| notice::findings(conn, &query)).await
+    }
+
+    async fn finding_counts(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        org: Option<i64>,
+    ) -> Result<Vec<FindingCount>, StoreError> {
+        self.read(move |conn| notice::finding_counts(conn, from, to, org))
+            .await
+    }
+
+    async fn uploads(&self, campaign: i64) -> Result<Vec<UploadRecord>, StoreError> {
+        self.read(move |conn| notice::uploads(conn, campaign)).await
     }
 
     async fn close(&self) {

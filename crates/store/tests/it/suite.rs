@@ -1526,6 +1526,8 @@ pub async fn allowlist_and_assets_round_trip(store: Arc<dyn Store>) {
         org: org.into(),
         kind,
         value: value.into(),
+        valid_from: None,
+        valid_until: None,
     };
     let net = store
         .apply(

@@ -1,0 +1,664 @@
+//! Owner routing (NOTICE): scan campaigns route each finding to the member that owns the
+//! address, and to it alone. A campaign snapshots the registered networks when it starts; a
+//! scanning organisation downloads the aggregated list and uploads its results, which are read
+//! as a stream (`upload`), routed by longest-prefix match (`route`), merged on (address, port,
+//! protocol, finding) and stored in batches while the next batch is read. Members see and
+//! update only their own findings; reports count them per member, and ISAC-wide with small
+//! counts suppressed (`report`).
+
+pub mod report;
+pub mod route;
+pub mod upload;
+
+use std::io::BufRead;
+use std::sync::Arc;
+
+use ipnet::IpNet;
+use relay_core::exchange::AssetKind;
+use relay_core::notice::{
+    Campaign, CampaignKind, Finding, FindingQuery, FindingStatus, NewCampaign, RoutedFinding,
+    StatusUpdate, UploadRecord,
+};
+use relay_core::{AuditEntry, Change, Error, Principal, Role, Store, policy};
+use stix::Timestamp;
+use tokio::sync::mpsc;
+
+pub use report::{MonthlyReport, ReportRow};
+pub use route::{Route, Router};
+pub use upload::{LineError, RawFinding, ResultFormat};
+
+use crate::netmap::NetMap;
+
+/// Findings stored per write.
+const BATCH: usize = 20_000;
+/// Unreadable lines reported by number, at most.
+const MAX_ERRORS: usize = 100;
+/// A STIX bundle of results is read whole: at most this many bytes.
+const MAX_BUNDLE: usize = 256 * 1024 * 1024;
+/// Findings per page, at most.
+pub const MAX_PAGE: usize = 10_000;
+
+/// Two organisations claiming overlapping networks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overlap {
+    pub net: IpNet,
+    pub org: String,
+    pub other_net: IpNet,
+    pub other_org: String,
+}
+
+/// Called with the bytes read so far, for a progress bar.
+pub type Progress = Box<dyn Fn(u64) + Send>;
+
+#[derive(Clone)]
+pub struct Notice {
+    store: Arc<dyn Store>,
+}
+
+fn require_admin(who: &Principal, what: &str) -> Result<(), Error> {
+    if policy::can_administer(who) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!(
+            "{what} is for the ISAC administrators"
+        )))
+    }
+}
+
+/// The ISAC administrator, or a scanner (for what scanners do).
+fn require_scanner(who: &Principal) -> Result<(), Error> {
+    if (who.role == Role::Scanner || who.is_isac_admin()) && !who.read_only {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "campaign ranges and result uploads are for scanners and the ISAC administrators"
+                .into(),
+        ))
+    }
+}
+
+fn valid_name(name: &str) -> Result<(), Error> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(Error::Invalid(format!(
+            "campaign name '{name}': 1 to 64 letters, digits, '-', '_' or '.'"
+        )));
+    }
+    Ok(())
+}
+
+impl Notice {
+    pub fn new(store: Arc<dyn Store>) -> Notice {
+        Notice { store }
+    }
+
+    pub async fn create_campaign(
+        &self,
+        who: &Principal,
+        name: &str,
+        kind: CampaignKind,
+        schedule: Option<String>,
+    ) -> Result<Campaign, Error> {
+        require_admin(who, "creating campaigns")?;
+        valid_name(name)?;
+        self.store
+            .apply(
+                Change::CreateCampaign(NewCampaign {
+                    name: name.to_owned(),
+                    kind,
+                    schedule,
+                    at: Timestamp::now(),
+                }),
+                AuditEntry::by(who, "campaign.create")
+                    .detail(format!("{name} ({})", kind.as_str())),
+            )
+            .await?;
+        self.campaign(name).await
+    }
+
+    /// Every campaign (names, kinds, schedules: nobody's data).
+    pub async fn campaigns(&self) -> Result<Vec<Campaign>, Error> {
+        Ok(self.store.campaigns().await?)
+    }
+
+    pub async fn campaign(&self, name: &str) -> Result<Campaign, Error> {
+        self.store
+            .campaigns()
+            .await?
+            .into_iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| Error::NotFound(format!("no campaign '{name}'")))
+    }
+
+    /// The campaign's snapshot as the fewest networks covering it, without owners: what a
+    /// scanner scans.
+    pub async fn aggregated_ranges(
+        &self,
+        who: &Principal,
+        name: &str,
+    ) -> Result<Vec<IpNet>, Error> {
+        require_scanner(who)?;
+        let c = self.campaign(name).await?;
+        let nets: Vec<IpNet> = self
+            .store
+            .campaign_ranges(c.id)
+            .await?
+            .iter()
+            .filter_map(|r| r.net.parse().ok())
+            .collect();
+        Ok(IpNet::aggregate(&nets))
+    }
+
+    /// Routes and stores a campaign's results, read from `input` as they come; returns the
+    /// upload's record (also kept for the ISAC). `format` `None`: told by the first bytes.
+    pub async fn upload(
+        &self,
+        who: &Principal,
+        name: &str,
+        input: Box<dyn BufRead + Send>,
+        format: Option<ResultFormat>,
+        progress: Option<Progress>,
+    ) -> Result<UploadRecord, Error> {
+        require_scanner(who)?;
+        let c = self.campaign(name).await?;
+        let router = Router::new(&self.store.campaign_ranges(c.id).await?);
+        let (tx, mut rx) = mpsc::channel::<Vec<RoutedFinding>>(4);
+        // Reading and routing on a blocking thread; storing here, one batch behind.
+        let reader = tokio::task::spawn_blocking(move || {
+            read_and_route(input, format, &router, tx, progress)
+        });
+        let mut record = UploadRecord {
+            campaign: c.id,
+            uploader: who.user_name.clone(),
+            ..UploadRecord::default()
+        };
+        let mut failure = None;
+        while let Some(batch) = rx.recv().await {
+            if failure.is_some() {
+                continue;
+            }
+            match self.store.add_findings(c.id, batch).await {
+                Ok(added) => {
+                    record.added += added.added as u64;
+                    record.merged += added.merged as u64;
+                }
+                Err(e) => failure = Some(e),
+            }
+        }
+        let read = reader
+            .await
+            .map_err(|e| Error::Unavailable(format!("the upload stopped: {e}")))??;
+        record.lines = read.lines;
+        record.unmatched = read.unmatched;
+        record.malformed = read.malformed;
+        record.errors = read.errors;
+        record.at = Some(Timestamp::now());
+        let summary = format!(
+            "{name}: {} lines, {} new, {} merged, {} unmatched, {} malformed",
+            record.lines, record.added, record.merged, record.unmatched, record.malformed
+        );
+        let entry = AuditEntry::by(who, "campaign.upload").detail(summary);
+        // What was stored stays stored; the record says how far it went.
+        if let Some(e) = failure {
+            record.errors.push(format!("storing stopped: {e}"));
+            let _ = self
+                .store
+                .apply(Change::RecordUpload(record.clone()), entry)
+                .await;
+            return Err(e.into());
+        }
+        self.store
+            .apply(Change::RecordUpload(record.clone()), entry)
+            .await?;
+        Ok(record)
+    }
+
+    pub async fn uploads(&self, who: &Principal, name: &str) -> Result<Vec<UploadRecord>, Error> {
+        require_admin(who, "upload records")?;
+        let c = self.campaign(name).await?;
+        Ok(self.store.uploads(c.id).await?)
+    }
+
+    /// The organisation whose findings the caller asks for: its own, or (ISAC administrators)
+    /// any or all.
+    async fn scope(&self, who: &Principal, org: Option<&str>) -> Result<Option<i64>, Error> {
+        if who.role == Role::Scanner {
+            return Err(Error::Forbidden("findings are for their members".into()));
+        }
+        match org {
+            None if who.is_isac_admin() => Ok(None),
+            None => Ok(Some(who.org_id)),
+            Some(name) => {
+                let o = self
+                    .store
+                    .find_org(name)
+                    .await?
+                    .filter(|o| who.is_isac_admin() || o.id == who.org_id)
+                    .ok_or_else(|| Error::NotFound(format!("no organisation '{name}'")))?;
+                Ok(Some(o.id))
+            }
+        }
+    }
+
+    /// A page of findings: the caller's organisation's (the ISAC administrator: any
+    /// organisation's, or all).
+    pub async fn findings(
+        &self,
+        who: &Principal,
+        org: Option<&str>,
+        campaign: Option<&str>,
+        status: Option<FindingStatus>,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<Finding>, Error> {
+        let org = self.scope(who, org).await?;
+        let campaign = match campaign {
+            Some(name) => Some(self.campaign(name).await?.id),
+            None => None,
+        };
+        Ok(self
+            .store
+            .findings(&FindingQuery {
+                org,
+                campaign,
+                status,
+                after,
+                limit: limit.clamp(1, MAX_PAGE),
+            })
+            .await?)
+    }
+
+    /// Moves findings of the caller's organisation (any, for the ISAC administrator) through
+    /// their lifecycle. Every id must be one of them and every move allowed, else nothing
+    /// changes and the error names each offending update.
+    pub async fn update_status(
+        &self,
+        who: &Principal,
+        updates: Vec<StatusUpdate>,
+    ) -> Result<usize, Error> {
+        if who.role == Role::Scanner || !who.role.writes() || who.read_only {
+            return Err(Error::Forbidden(
+                "updating findings needs an analyst or administrator with a read-write token"
+                    .into(),
+            ));
+        }
+        if updates.is_empty() {
+            return Err(Error::Invalid("no updates given".into()));
+        }
+        let org = (!who.is_isac_admin()).then_some(who.org_id);
+        let mut ids: Vec<i64> = updates.iter().map(|u| u.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() != updates.len() {
+            return Err(Error::Invalid("an id appears twice in one update".into()));
+        }
+        // The current state of each finding named, read in id order pages.
+        let mut current = std::collections::HashMap::new();
+        for chunk in ids.chunks(MAX_PAGE) {
+            let mut after = chunk[0] - 1;
+            let last = chunk[chunk.len() - 1];
+            while after < last {
+                let page = self
+                    .store
+                    .findings(&FindingQuery {
+                        org,
+                        campaign: None,
+                        status: None,
+                        after,
+                        limit: MAX_PAGE,
+                    })
+                    .await?;
+                let Some(end) = page.last().map(|f| f.id) else {
+                    break;
+                };
+                for f in page {
+                    if f.id <= last {
+                        current.insert(f.id, f.status);
+                    }
+                }
+                after = end;
+            }
+        }
+        let mut problems = Vec::new();
+        for u in &updates {
+            match current.get(&u.id) {
+                None => problems.push(format!("finding {}: not found", u.id)),
+                Some(s) if !s.may_become(u.status) => {
+                    problems.push(format!("finding {}: {s} cannot become {}", u.id, u.status))
+                }
+                Some(_) => {}
+            }
+        }
+        if !problems.is_empty() {
+            let shown: Vec<String> = problems.iter().take(20).cloned().collect();
+            let more = problems.len().saturating_sub(shown.len());
+            return Err(Error::Invalid(format!(
+                "nothing was changed: {}{}",
+                shown.join("; "),
+                if more > 0 {
+                    format!("; and {more} more")
+                } else {
+                    String::new()
+                }
+            )));
+        }
+        let n = updates.len();
+        let changed = self
+            .store
+            .apply(
+                Change::UpdateFindings {
+                    org,
+                    updates,
+                    at: Timestamp::now(),
+                },
+                AuditEntry::by(who, "findings.update").count(n),
+            )
+            .await?;
+        Ok(usize::try_from(changed).unwrap_or(0))
+    }
+
+    /// The monthly report (`YYYY-MM`) of one organisation (its own for a member), or, without
+    /// one, ISAC-wide with small counts suppressed.
+    pub async fn monthly_report(
+        &self,
+        who: &Principal,
+        month: &str,
+        org: Option<&str>,
+    ) -> Result<MonthlyReport, Error> {
+        if who.role == Role::Scanner {
+            return Err(Error::Forbidden("reports are for members".into()));
+        }
+        let (from, to) = report::month_bounds(month).map_err(Error::Invalid)?;
+        match org {
+            Some(name) => {
+                let id = self.scope(who, Some(name)).await?;
+                let counts = self.store.finding_counts(from, to, id).await?;
+                Ok(report::member(month, name, &counts))
+            }
+            None => {
+                let counts = self.store.finding_counts(from, to, None).await?;
+                Ok(report::isac_wide(month, &counts))
+            }
+        }
+    }
+
+    /// Networks claimed by more than one organisation (ISAC administrators).
+    pub async fn overlaps(&self, who: &Principal) -> Result<Vec<Overlap>, Error> {
+        require_admin(who, "the overlap report")?;
+        let now = Timestamp::now();
+        let mut claims: NetMap<Vec<String>> = NetMap::new();
+        for a in self.store.org_assets(None).await? {
+            if a.kind != AssetKind::Cidr || !a.holds_at(now) {
+                continue;
+            }
+            let Ok(net) = a.value.parse::<IpNet>() else {
+                continue;
+            };
+            match claims.get(&net).is_some() {
+                true => {
+                    let mut owners = claims.get(&net).cloned().unwrap_or_default();
+                    owners.push(a.org_name.clone());
+                    claims.insert(net, owners);
+                }
+                false => {
+                    claims.insert(net, vec![a.org_name.clone()]);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (net, owners) in claims.iter() {
+            for holder in claims.covering(&net) {
+                for org in owners {
+                    for other in holder.1 {
+                        let same_net = holder.0 == net;
+                        // Each pair once: equal networks in name order, nested ones from the
+                        // inner side.
+                        if other != org && (!same_net || org < other) {
+                            out.push(Overlap {
+                                net,
+                                org: org.clone(),
+                                other_net: holder.0,
+                                other_org: other.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// What reading an upload found besides the findings it sent on.
+struct ReadTally {
+    lines: u64,
+    unmatched: u64,
+    malformed: u64,
+    errors: Vec<String>,
+}
+
+/// A reader that counts the bytes through it, for progress.
+struct Counting<R> {
+    inner: R,
+    read: u64,
+    progress: Option<Progress>,
+    reported: u64,
+}
+
+impl<R: BufRead> std::io::Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Counting<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+    fn consume(&mut self, n: usize) {
+        self.inner.consume(n);
+        self.count(n);
+    }
+}
+
+impl<R> Counting<R> {
+    fn count(&mut self, n: usize) {
+        self.read += n as u64;
+        if self.read - self.reported >= 1 << 20 {
+            self.reported = self.read;
+            if let Some(p) = &self.progress {
+                p(self.read);
+            }
+        }
+    }
+}
+
+fn read_and_route(
+    input: Box<dyn BufRead + Send>,
+    format: Option<ResultFormat>,
+    router: &Router,
+    tx: mpsc::Sender<Vec<RoutedFinding>>,
+    progress: Option<Progress>,
+) -> Result<ReadTally, Error> {
+    let mut input = Counting {
+        inner: input,
+        read: 0,
+        progress,
+        reported: 0,
+    };
+    let format = match format {
+        Some(f) => f,
+        None => ResultFormat::sniff(
+            input
+                .fill_buf()
+                .map_err(|e| Error::Invalid(format!("the results cannot be read: {e}")))?,
+        ),
+    };
+    let mut tally = ReadTally {
+        lines: 0,
+        unmatched: 0,
+        malformed: 0,
+        errors: Vec::new(),
+    };
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut take = |item: upload::Item, batch: &mut Vec<RoutedFinding>| {
+        tally.lines += 1;
+        match item {
+            Ok(f) => match router.route(f.ip) {
+                Route::Owner { org, prefix } => batch.push(RoutedFinding {
+                    org,
+                    prefix: prefix.to_string(),
+                    ip: f.ip.to_canonical().to_string(),
+                    port: f.port,
+                    protocol: f.protocol,
+                    finding: f.finding,
+                    observed: f.observed,
+                    detail: f.detail,
+                }),
+                Route::Unowned | Route::Contested(_) => tally.unmatched += 1,
+            },
+            Err(e) => {
+                tally.malformed += 1;
+                if tally.errors.len() < MAX_ERRORS {
+                    tally.errors.push(e.to_string());
+                }
+            }
+        }
+    };
+    let send = |batch: &mut Vec<RoutedFinding>| -> bool {
+        let full = std::mem::replace(batch, Vec::with_capacity(BATCH));
+        tx.blocking_send(full).is_ok()
+    };
+    match format {
+        ResultFormat::Stix => {
+            let items = upload::stix_findings(&mut input, MAX_BUNDLE).map_err(Error::Invalid)?;
+            for item in items {
+                take(item, &mut batch);
+                if batch.len() >= BATCH && !send(&mut batch) {
+                    break;
+                }
+            }
+        }
+        ResultFormat::Csv | ResultFormat::JsonLines => {
+            let items: Box<dyn Iterator<Item = upload::Item>> = match format {
+                ResultFormat::Csv => Box::new(upload::CsvFindings::new(&mut input)),
+                _ => Box::new(upload::JsonFindings::new(&mut input)),
+            };
+            for item in items {
+                take(item, &mut batch);
+                if batch.len() >= BATCH && !send(&mut batch) {
+                    break;
+                }
+            }
+        }
+    }
+    if !batch.is_empty() {
+        send(&mut batch);
+    }
+    Ok(tally)
+}
+
+/// Status updates from CSV: `id,status[,note]`, with or without that header.
+pub fn parse_status_csv(text: &str) -> Result<Vec<StatusUpdate>, Error> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i + 1;
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(format!("line {line}: {e}"));
+                continue;
+            }
+        };
+        let first = record.get(0).unwrap_or("");
+        if first.is_empty()
+            || first.starts_with('#')
+            || (i == 0 && first.eq_ignore_ascii_case("id"))
+        {
+            continue;
+        }
+        let id = match first.parse::<i64>() {
+            Ok(id) if id > 0 => id,
+            _ => {
+                problems.push(format!("line {line}: id '{first}' is not a finding id"));
+                continue;
+            }
+        };
+        match FindingStatus::parse(record.get(1).unwrap_or("")) {
+            Ok(status) => out.push(StatusUpdate {
+                id,
+                status,
+                note: record
+                    .get(2)
+                    .filter(|n| !n.is_empty())
+                    .map(|n| n.chars().take(1024).collect()),
+            }),
+            Err(e) => problems.push(format!("line {line}: {e}")),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Invalid(format!(
+            "nothing was changed: {}",
+            problems.into_iter().take(20).collect::<Vec<_>>().join("; ")
+        )));
+    }
+    Ok(out)
+}
+
+/// Findings as CSV with a header row; the address column is `ip`.
+pub fn findings_csv(findings: &[Finding], header: bool) -> Vec<u8> {
+    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+    if header {
+        let _ = w.write_record([
+            "id",
+            "campaign",
+            "org",
+            "ip",
+            "port",
+            "protocol",
+            "finding",
+            "first_observed",
+            "last_observed",
+            "times_seen",
+            "detail",
+            "status",
+            "status_at",
+            "status_note",
+        ]);
+    }
+    for f in findings {
+        let _ = w.write_record([
+            f.id.to_string(),
+            f.campaign.clone(),
+            f.org_name.clone(),
+            f.ip.clone(),
+            if f.port == 0 {
+                String::new()
+            } else {
+                f.port.to_string()
+            },
+            f.protocol.clone(),
+            f.finding.clone(),
+            f.first_observed.to_string(),
+            f.last_observed.to_string(),
+            f.times_seen.to_string(),
+            f.detail.clone().unwrap_or_default(),
+            f.status.as_str().to_owned(),
+            f.status_at.map(|t| t.to_string()).unwrap_or_default(),
+            f.status_note.clone().unwrap_or_default(),
+        ]);
+    }
+    w.into_inner().unwrap_or_default()
+}
