@@ -281,15 +281,39 @@ pub async fn assets(cmd: AssetCommand, kind: AssetKind) -> Result<()> {
                 .transpose()
             };
             let validity = (time("from", from)?, time("until", until)?);
+            // Every value checked before any is registered: a typo changes nothing.
+            for v in &values {
+                engine::export::asset_value(v, Some(kind))?;
+            }
             run(&data, |relay, me| async move {
                 let exports = Exports::new(relay.store());
-                for v in &values {
-                    let id = exports
-                        .add_asset(&me, &org, v, Some(kind), validity)
-                        .await?;
-                    say(&format!("registered {v} to {org} ({id})"))?;
+                // Registered together: the store commits them in a few transactions, which
+                // matters for the hundreds of ranges an ISP registers.
+                let mut tasks = tokio::task::JoinSet::new();
+                for (i, v) in values.iter().enumerate() {
+                    let (exports, me, org, v) =
+                        (exports.clone(), me.clone(), org.clone(), v.clone());
+                    tasks.spawn(async move {
+                        let id = exports.add_asset(&me, &org, &v, Some(kind), validity).await;
+                        (i, v, id)
+                    });
                 }
-                Ok(())
+                let mut done = tasks.join_all().await;
+                done.sort_by_key(|(i, _, _)| *i);
+                let mut failed = None;
+                for (_, v, id) in done {
+                    match id {
+                        Ok(id) => say(&format!("registered {v} to {org} ({id})"))?,
+                        Err(e) => {
+                            eprintln!("{v}: {e}");
+                            failed = Some(e);
+                        }
+                    }
+                }
+                match failed {
+                    Some(e) => Err(e.into()),
+                    None => Ok(()),
+                }
             })
             .await
         }

@@ -130,6 +130,11 @@ impl fmt::Display for FindingStatus {
 /// A finding routed to its owner, as the writer stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoutedFinding {
+    /// The id it takes when stored new (the uploader reserves ids; see `Store::last_finding_id`).
+    pub id: i64,
+    /// A stored finding of the campaign with the same address, port, protocol and kind: this
+    /// one merges into it (when the stored one really has that key; else it is stored new).
+    pub merge_into: Option<i64>,
     pub org: i64,
     /// The snapshot network the address matched (the longest).
     pub prefix: String,

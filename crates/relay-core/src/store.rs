@@ -484,9 +484,11 @@ pub trait Store: Send + Sync + 'static {
     async fn campaigns(&self) -> Result<Vec<Campaign>, StoreError>;
     /// A campaign's range snapshot, in network order.
     async fn campaign_ranges(&self, campaign: i64) -> Result<Vec<SnapshotRange>, StoreError>;
-    /// Stores routed findings of a campaign in one write; a finding already stored for the same
-    /// address, port, protocol and kind of finding is merged into it (seen once more, its
-    /// observation period widened).
+    /// The highest finding id used (0: none).
+    async fn last_finding_id(&self) -> Result<i64, StoreError>;
+    /// Stores routed findings of a campaign in one write: each under its own id, or merged
+    /// into the stored finding it names (seen once more, its observation period widened)
+    /// when that one has the same address, port, protocol and kind of finding.
     async fn add_findings(
         &self,
         campaign: i64,

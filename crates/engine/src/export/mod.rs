@@ -843,20 +843,12 @@ impl Exports {
                 "registering networks of {org} needs its administrator or the ISAC's"
             )));
         }
-        let (kind, value) = asset(value, false)?;
+        let (kind, value) = asset_value(value, only)?;
         if let (Some(from), Some(until)) = (valid_from, valid_until)
             && until <= from
         {
             return Err(Error::Invalid(format!(
                 "the registration ends ({until}) before it starts ({from})"
-            )));
-        }
-        let range = |k: AssetKind| matches!(k, AssetKind::Cidr | AssetKind::Asn);
-        if only.is_some_and(|k| k != kind && !(range(k) && range(kind))) {
-            return Err(Error::Invalid(format!(
-                "'{value}' is a {}, not a {}",
-                asset_name(kind),
-                asset_name(only.unwrap_or(kind))
             )));
         }
         Ok(self
@@ -934,6 +926,21 @@ fn require_admin(who: &Principal) -> Result<(), Error> {
             "the allowlist is kept by the ISAC administrators".into(),
         ))
     }
+}
+
+/// A value to register as an organisation's own: its kind and normal form. `only` refuses a
+/// value of another kind (`Cidr` accepts AS numbers too: both are ranges).
+pub fn asset_value(value: &str, only: Option<AssetKind>) -> Result<(AssetKind, String), Error> {
+    let (kind, value) = asset(value, false)?;
+    let range = |k: AssetKind| matches!(k, AssetKind::Cidr | AssetKind::Asn);
+    if only.is_some_and(|k| k != kind && !(range(k) && range(kind))) {
+        return Err(Error::Invalid(format!(
+            "'{value}' is a {}, not a {}",
+            asset_name(kind),
+            asset_name(only.unwrap_or(kind))
+        )));
+    }
+    Ok((kind, value))
 }
 
 /// An allowlist or asset value: a CIDR or address, a domain, and (allowlist only) a URL or

@@ -10,6 +10,9 @@ pub mod report;
 pub mod route;
 pub mod upload;
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::{Hash, Hasher};
 use std::io::BufRead;
 use std::sync::Arc;
 
@@ -53,6 +56,18 @@ pub type Progress = Box<dyn Fn(u64) + Send>;
 #[derive(Clone)]
 pub struct Notice {
     store: Arc<dyn Store>,
+    /// One upload at a time: each reserves the finding ids after the last one stored.
+    uploading: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// Which stored finding of a campaign has a given (address, port, protocol, finding): by a
+/// 64-bit digest, checked against the row when merging.
+type Seen = HashMap<u64, i64>;
+
+fn digest(ip: &str, port: u16, protocol: &str, finding: &str) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    (ip, port, protocol, finding).hash(&mut h);
+    h.finish()
 }
 
 fn require_admin(who: &Principal, what: &str) -> Result<(), Error> {
@@ -93,7 +108,35 @@ fn valid_name(name: &str) -> Result<(), Error> {
 
 impl Notice {
     pub fn new(store: Arc<dyn Store>) -> Notice {
-        Notice { store }
+        Notice {
+            store,
+            uploading: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// The campaign's stored findings by digest.
+    async fn seen(&self, campaign: i64) -> Result<Seen, Error> {
+        let mut seen = Seen::new();
+        let mut after = 0;
+        loop {
+            let page = self
+                .store
+                .findings(&FindingQuery {
+                    org: None,
+                    campaign: Some(campaign),
+                    status: None,
+                    after,
+                    limit: MAX_PAGE,
+                })
+                .await?;
+            let Some(last) = page.last().map(|f| f.id) else {
+                return Ok(seen);
+            };
+            for f in page {
+                seen.insert(digest(&f.ip, f.port, &f.protocol, &f.finding), f.id);
+            }
+            after = last;
+        }
     }
 
     pub async fn create_campaign(
@@ -166,10 +209,15 @@ impl Notice {
         require_scanner(who)?;
         let c = self.campaign(name).await?;
         let router = Router::new(&self.store.campaign_ranges(c.id).await?);
+        let _one_at_a_time = self.uploading.lock().await;
+        let ids = Ids {
+            next: self.store.last_finding_id().await? + 1,
+            seen: self.seen(c.id).await?,
+        };
         let (tx, mut rx) = mpsc::channel::<Vec<RoutedFinding>>(4);
         // Reading and routing on a blocking thread; storing here, one batch behind.
         let reader = tokio::task::spawn_blocking(move || {
-            read_and_route(input, format, &router, tx, progress)
+            read_and_route(input, format, &router, ids, tx, progress)
         });
         let mut record = UploadRecord {
             campaign: c.id,
@@ -479,10 +527,17 @@ impl<R> Counting<R> {
     }
 }
 
+/// The ids an upload gives new findings, and the campaign's findings so far.
+struct Ids {
+    next: i64,
+    seen: Seen,
+}
+
 fn read_and_route(
     input: Box<dyn BufRead + Send>,
     format: Option<ResultFormat>,
     router: &Router,
+    mut ids: Ids,
     tx: mpsc::Sender<Vec<RoutedFinding>>,
     progress: Option<Progress>,
 ) -> Result<ReadTally, Error> {
@@ -511,16 +566,31 @@ fn read_and_route(
         tally.lines += 1;
         match item {
             Ok(f) => match router.route(f.ip) {
-                Route::Owner { org, prefix } => batch.push(RoutedFinding {
-                    org,
-                    prefix: prefix.to_string(),
-                    ip: f.ip.to_canonical().to_string(),
-                    port: f.port,
-                    protocol: f.protocol,
-                    finding: f.finding,
-                    observed: f.observed,
-                    detail: f.detail,
-                }),
+                Route::Owner { org, prefix } => {
+                    let ip = f.ip.to_canonical().to_string();
+                    let id = ids.next;
+                    ids.next += 1;
+                    let key = digest(&ip, f.port, &f.protocol, &f.finding);
+                    let merge_into = match ids.seen.entry(key) {
+                        Entry::Occupied(e) => Some(*e.get()),
+                        Entry::Vacant(e) => {
+                            e.insert(id);
+                            None
+                        }
+                    };
+                    batch.push(RoutedFinding {
+                        id,
+                        merge_into,
+                        org,
+                        prefix: prefix.to_string(),
+                        ip,
+                        port: f.port,
+                        protocol: f.protocol,
+                        finding: f.finding,
+                        observed: f.observed,
+                        detail: f.detail,
+                    })
+                }
                 Route::Unowned | Route::Contested(_) => tally.unmatched += 1,
             },
             Err(e) => {

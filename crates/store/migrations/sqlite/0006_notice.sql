@@ -1,8 +1,9 @@
 -- Owner routing (NOTICE-style scan campaigns and notifications to the member that owns an
 -- address). Registered networks gain AS numbers (kind 'asn') and a validity period; a campaign
 -- keeps the snapshot of networks it routes by; findings are stored once per (campaign,
--- address, port, protocol, kind of finding), duplicates merged into them; each upload leaves a
--- record of what it routed, merged, could not route and could not read.
+-- address, port, protocol, kind of finding), duplicates merged into them (the uploader finds
+-- them in memory: a unique index over random addresses made large uploads crawl); each upload
+-- leaves a record of what it routed, merged, could not route and could not read.
 
 ALTER TABLE org_assets ADD COLUMN valid_from INTEGER;
 ALTER TABLE org_assets ADD COLUMN valid_until INTEGER;
@@ -37,10 +38,10 @@ CREATE TABLE findings (
     detail         TEXT,
     status         TEXT NOT NULL DEFAULT 'new',
     status_at      INTEGER,
-    status_note    TEXT,
-    UNIQUE (campaign, ip, port, protocol, finding)
+    status_note    TEXT
 );
 CREATE INDEX findings_org ON findings(org, id);
+CREATE INDEX findings_campaign ON findings(campaign, id);
 CREATE INDEX findings_observed ON findings(first_observed);
 
 CREATE TABLE finding_uploads (

@@ -580,6 +580,10 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn last_finding_id(&self) -> Result<i64, StoreError> {
+        self.read(notice::last_finding_id).await
+    }
+
     async fn add_findings(
         &self,
         campaign: i64,

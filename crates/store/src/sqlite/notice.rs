@@ -100,50 +100,60 @@ pub fn campaign_ranges(conn: &Connection, campaign: i64) -> Result<Vec<SnapshotR
     .map_err(internal)
 }
 
+pub fn last_finding_id(conn: &Connection) -> Result<i64, StoreError> {
+    conn.prepare_cached("SELECT coalesce(max(id), 0) FROM findings")
+        .map_err(internal)?
+        .query_row([], |r| r.get(0))
+        .map_err(internal)
+}
+
 pub fn add_findings(
     conn: &Connection,
     campaign: i64,
     findings: &[RoutedFinding],
 ) -> Result<FindingsAdded, StoreError> {
-    // One upsert per finding: a new row, or the stored one seen once more. `times_seen = 1`
-    // after the statement tells which.
-    let mut upsert = conn
+    // One-row statements only: neither needs a statement journal.
+    let mut insert = conn
         .prepare_cached(
             "INSERT INTO findings
-                (campaign, org, prefix, ip, port, protocol, finding, first_observed,
+                (id, campaign, org, prefix, ip, port, protocol, finding, first_observed,
                  last_observed, detail)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)
-             ON CONFLICT (campaign, ip, port, protocol, finding) DO UPDATE SET
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
+        )
+        .map_err(internal)?;
+    // The merge names its target and checks that it has the same key.
+    let mut merge = conn
+        .prepare_cached(
+            "UPDATE findings SET
                 times_seen = times_seen + 1,
-                first_observed = min(first_observed, excluded.first_observed),
-                last_observed = max(last_observed, excluded.last_observed),
-                detail = coalesce(excluded.detail, detail)
-             RETURNING times_seen = 1",
+                first_observed = min(first_observed, ?2),
+                last_observed = max(last_observed, ?2),
+                detail = coalesce(?3, detail)
+              WHERE id = ?1 AND campaign = ?4 AND ip = ?5 AND port = ?6 AND protocol = ?7
+                AND finding = ?8",
         )
         .map_err(internal)?;
     let mut out = FindingsAdded::default();
     for f in findings {
-        let fresh: bool = upsert
-            .query_row(
-                params![
-                    campaign,
-                    f.org,
-                    f.prefix,
-                    f.ip,
-                    f.port,
-                    f.protocol,
-                    f.finding,
-                    f.observed.as_micros(),
-                    f.detail
-                ],
-                |r| r.get(0),
-            )
-            .map_err(internal)?;
-        if fresh {
-            out.added += 1;
-        } else {
-            out.merged += 1;
+        let observed = f.observed.as_micros();
+        if let Some(target) = f.merge_into {
+            let merged = merge
+                .execute(params![
+                    target, observed, f.detail, campaign, f.ip, f.port, f.protocol, f.finding
+                ])
+                .map_err(internal)?;
+            if merged == 1 {
+                out.merged += 1;
+                continue;
+            }
         }
+        insert
+            .execute(params![
+                f.id, campaign, f.org, f.prefix, f.ip, f.port, f.protocol, f.finding, observed,
+                f.detail
+            ])
+            .map_err(internal)?;
+        out.added += 1;
     }
     Ok(out)
 }
