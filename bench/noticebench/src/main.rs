@@ -217,10 +217,11 @@ fn main() -> Result<()> {
                 }
             }
             let naive = naive_lookups as f64 / t.elapsed().as_secs_f64();
-            println!(
+            writeln!(
+                std::io::stdout(),
                 "{{\"prefixes\": {}, \"trie_per_sec\": {trie:.0}, \"naive_per_sec\": {naive:.0}, \"owned\": {owned}, \"agree\": {agree}, \"checked\": {naive_lookups}}}",
                 nets.len()
-            );
+            )?;
         }
     }
     Ok(())
