@@ -531,6 +531,124 @@ fn ops() -> Vec<Op> {
             204,
             None,
         ),
+        op(
+            "get",
+            "/api/v1/campaigns",
+            "notice",
+            "Scan campaigns: names, kinds, schedules, networks in their snapshots.",
+            None,
+            200,
+            Some(r("Campaigns")),
+        ),
+        op(
+            "post",
+            "/api/v1/campaigns",
+            "notice",
+            "Start a campaign; it snapshots the networks registered and valid now (ISAC administrator).",
+            Some("NewCampaign"),
+            201,
+            Some(r("Campaign")),
+        ),
+        op(
+            "get",
+            "/api/v1/campaigns/{name}/ranges",
+            "notice",
+            "The campaign's networks as the fewest CIDRs, one a line, without owners (scanners and the ISAC administrator).",
+            None,
+            200,
+            None,
+        ),
+        Op {
+            query: &[(
+                "format",
+                "csv, jsonl or stix (default: the Content-Type, else the first bytes).",
+            )],
+            ..op(
+                "post",
+                "/api/v1/campaigns/{name}/results",
+                "notice",
+                "Upload scan results, read as they arrive, routed to the member owning each address (scanners and the ISAC administrator).",
+                Some("ResultsUpload"),
+                200,
+                Some(r("UploadRecord")),
+            )
+        },
+        op(
+            "get",
+            "/api/v1/campaigns/{name}/uploads",
+            "notice",
+            "What each upload routed, merged, could not route and could not read (ISAC administrator).",
+            None,
+            200,
+            Some(r("Uploads")),
+        ),
+        Op {
+            query: &[
+                (
+                    "org",
+                    "An organisation: one's own (members), any (ISAC administrator; default all).",
+                ),
+                ("campaign", "Only this campaign's findings."),
+                (
+                    "status",
+                    "new, notified, remediated, unreachable or false-positive.",
+                ),
+                (
+                    "after",
+                    "Findings with a higher id (the `next` of the previous page).",
+                ),
+                ("limit", "Findings per page, at most 10000 (default 1000)."),
+                (
+                    "format",
+                    "json (default) or csv (a header row; the address column is `ip`).",
+                ),
+            ],
+            ..op(
+                "get",
+                "/api/v1/findings",
+                "notice",
+                "Findings routed to the caller's organisation, by id.",
+                None,
+                200,
+                Some(r("Findings")),
+            )
+        },
+        op(
+            "post",
+            "/api/v1/findings/status",
+            "notice",
+            "Move findings through their lifecycle: a JSON array of {id, status, note}, or CSV id,status[,note]; all or nothing.",
+            Some("StatusUpdates"),
+            200,
+            Some(r("Changed")),
+        ),
+        Op {
+            query: &[
+                ("month", "YYYY-MM (required)."),
+                (
+                    "org",
+                    "One organisation's report (one's own for members); without it, ISAC-wide with small counts suppressed.",
+                ),
+            ],
+            ..op(
+                "get",
+                "/api/v1/reports/monthly",
+                "notice",
+                "Findings first observed in a month, by kind, and how far notification went.",
+                None,
+                200,
+                Some(r("MonthlyReport")),
+            )
+        },
+        op(
+            "get",
+            "/api/v1/ranges/overlaps",
+            "notice",
+            "Networks claimed by more than one organisation: findings there route to neither (ISAC administrator).",
+            None,
+            200,
+            Some(r("Overlaps")),
+        ),
     ]
 }
 
@@ -665,8 +783,34 @@ fn schemas() -> Value {
         "NewAsset": {"type": "object", "required": ["value"], "additionalProperties": false, "properties": {"value": string}},
         "Created": {"type": "object", "properties": {"id": {"type": "integer"}}},
     });
+    let count = json!({"type": ["integer", "null"], "description": "null where suppressed"});
+    let status = json!({"type": "string", "enum": ["new", "notified", "remediated", "unreachable", "false-positive"]});
+    let notice = json!({
+        "Campaign": {"type": "object", "properties": {"name": string, "kind": {"type": "string", "enum": ["monthly", "standing"]},
+            "schedule": {"type": ["string", "null"]}, "created": string, "ranges": {"type": "integer"}}},
+        "Campaigns": {"type": "object", "properties": {"campaigns": {"type": "array", "items": r("Campaign")}}},
+        "NewCampaign": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {
+            "name": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}, "kind": {"type": "string", "enum": ["monthly", "standing"]}, "schedule": string}},
+        "ResultsUpload": {"type": "string", "description": "CSV ip,port,protocol,finding,observed_at[,detail] (a header row optional), JSON lines with those keys, or a STIX 2.1 bundle of observed-data and sightings."},
+        "UploadRecord": {"type": "object", "properties": {"lines": {"type": "integer"}, "added": {"type": "integer"}, "merged": {"type": "integer"},
+            "unmatched": {"type": "integer"}, "malformed": {"type": "integer"}, "errors": strings, "uploader": string, "at": string}},
+        "Uploads": {"type": "object", "properties": {"uploads": {"type": "array", "items": r("UploadRecord")}}},
+        "Finding": {"type": "object", "properties": {"id": {"type": "integer"}, "campaign": string, "org": string, "ip": string,
+            "port": {"type": ["integer", "null"]}, "protocol": {"type": ["string", "null"]}, "finding": string, "first_observed": string,
+            "last_observed": string, "times_seen": {"type": "integer"}, "detail": {"type": ["string", "null"]}, "status": status,
+            "status_at": {"type": ["string", "null"]}, "status_note": {"type": ["string", "null"]}}},
+        "Findings": {"type": "object", "properties": {"findings": {"type": "array", "items": r("Finding")}, "next": {"type": ["integer", "null"]}}},
+        "StatusUpdates": {"type": "array", "items": {"type": "object", "required": ["id", "status"], "additionalProperties": false,
+            "properties": {"id": {"type": "integer"}, "status": status, "note": string}}},
+        "Changed": {"type": "object", "properties": {"changed": {"type": "integer"}}},
+        "MonthlyReport": {"type": "object", "properties": {"month": string, "org": {"type": ["string", "null"]}, "members": {"type": ["integer", "null"]},
+            "suppressed": boolean, "rows": {"type": "array", "items": {"type": "object", "properties": {"finding": string, "findings": count,
+            "notified": count, "remediated": count, "unreachable": count, "false_positive": count, "open": count}}}}},
+        "Overlaps": {"type": "object", "properties": {"overlaps": {"type": "array", "items": {"type": "object", "properties": {
+            "net": string, "org": string, "other_net": string, "other_org": string}}}}},
+    });
     if let Some(all) = schemas.as_object_mut() {
-        for extra in [more, exports] {
+        for extra in [more, exports, notice] {
             if let Value::Object(extra) = extra {
                 all.extend(extra);
             }
@@ -702,6 +846,9 @@ pub fn document() -> Value {
                 json!({"description": "The list, streamed; text/plain for all but csv and stix.", "content": {
                     "text/plain": text, "text/csv": text, "application/stix+json;version=2.1": text}})
             }
+            (None, "/api/v1/campaigns/{name}/ranges") => {
+                json!({"description": "One CIDR a line.", "content": {"text/plain": {"schema": {"type": "string"}}}})
+            }
             (None, "/api/v1/feeds/{feed}/events") => {
                 json!({"description": "An event stream that stays open.", "content": {"text/event-stream": {"schema": {"type": "string"}}}})
             }
@@ -723,10 +870,17 @@ pub fn document() -> Value {
             operation["parameters"] = Value::Array(params);
         }
         if let Some(req) = op.request {
-            let content = if req == "AppliedUpload" {
-                json!({"text/plain": {"schema": r(req)}, "text/csv": {"schema": r(req)}, "application/json": {"schema": r(req)}})
-            } else {
-                json!({"application/json": {"schema": r(req)}})
+            let content = match req {
+                "AppliedUpload" => {
+                    json!({"text/plain": {"schema": r(req)}, "text/csv": {"schema": r(req)}, "application/json": {"schema": r(req)}})
+                }
+                "ResultsUpload" => {
+                    json!({"text/csv": {"schema": r(req)}, "application/x-ndjson": {"schema": r(req)}, "application/stix+json;version=2.1": {"schema": r(req)}})
+                }
+                "StatusUpdates" => {
+                    json!({"application/json": {"schema": r(req)}, "text/csv": {"schema": {"type": "string"}}})
+                }
+                _ => json!({"application/json": {"schema": r(req)}}),
             };
             operation["requestBody"] = json!({"required": true, "content": content});
         }

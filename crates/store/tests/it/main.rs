@@ -53,6 +53,7 @@ mod sqlite {
         exports_follow_current_versions,
         applied_lists_replace_and_expire,
         allowlist_and_assets_round_trip,
+        campaigns_and_findings,
     );
 
     /// The audit table refuses updates and deletes, whoever opens the file.

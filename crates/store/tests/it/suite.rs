@@ -1593,3 +1593,219 @@ pub async fn allowlist_and_assets_round_trip(store: Arc<dyn Store>) {
         .await;
     assert!(matches!(gone, Err(StoreError::NotFound(_))), "{gone:?}");
 }
+
+/// Campaigns snapshot the networks valid at their start; findings are stored under the ids
+/// given, merged only into a stored finding with the same key, scoped by organisation, moved
+/// through their lifecycle, counted for reports; uploads are recorded.
+pub async fn campaigns_and_findings(store: Arc<dyn Store>) {
+    use relay_core::exchange::AssetKind;
+    use relay_core::notice::{
+        CampaignKind, FindingQuery, FindingStatus, NewCampaign, RoutedFinding, StatusUpdate,
+        UploadRecord,
+    };
+    seed(&store).await;
+    let a = store
+        .apply(new_org("IspA"), entry("org.create"))
+        .await
+        .unwrap();
+    let b = store
+        .apply(new_org("IspB"), entry("org.create"))
+        .await
+        .unwrap();
+    let net = |org: &str, value: &str, until: Option<&str>| Change::AddOrgAsset {
+        org: org.into(),
+        kind: AssetKind::Cidr,
+        value: value.into(),
+        valid_from: None,
+        valid_until: until.map(ts),
+    };
+    for c in [
+        net("IspA", "198.18.0.0/16", None),
+        net("IspB", "198.19.0.0/16", None),
+        net("IspB", "203.0.113.0/24", Some("2020-01-01T00:00:00Z")),
+    ] {
+        store.apply(c, entry("asset.add")).await.unwrap();
+    }
+    store
+        .apply(
+            Change::AddOrgAsset {
+                org: "IspB".into(),
+                kind: AssetKind::Asn,
+                value: "AS64500".into(),
+                valid_from: None,
+                valid_until: None,
+            },
+            entry("asset.add"),
+        )
+        .await
+        .unwrap();
+    let new = |name: &str| {
+        Change::CreateCampaign(NewCampaign {
+            name: name.into(),
+            kind: CampaignKind::Monthly,
+            schedule: Some("results by the 20th".into()),
+            at: Timestamp::now(),
+        })
+    };
+    let id = store
+        .apply(new("2026-11"), entry("campaign.create"))
+        .await
+        .unwrap();
+    let again = store.apply(new("2026-11"), entry("campaign.create")).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    let campaigns = store.campaigns().await.unwrap();
+    assert_eq!(campaigns.len(), 1);
+    assert_eq!((campaigns[0].id, campaigns[0].ranges), (id, 2));
+    let ranges = store.campaign_ranges(id).await.unwrap();
+    let nets: Vec<(&str, i64)> = ranges.iter().map(|r| (r.net.as_str(), r.org)).collect();
+    assert_eq!(nets, [("198.18.0.0/16", a), ("198.19.0.0/16", b)]);
+
+    assert_eq!(store.last_finding_id().await.unwrap(), 0);
+    let finding = |id: i64, org: i64, ip: &str, merge_into: Option<i64>, at: &str| RoutedFinding {
+        id,
+        merge_into,
+        org,
+        prefix: if org == a {
+            "198.18.0.0/16"
+        } else {
+            "198.19.0.0/16"
+        }
+        .into(),
+        ip: ip.into(),
+        port: 23,
+        protocol: "tcp".into(),
+        finding: "telnet-login-prompt".into(),
+        observed: ts(at),
+        detail: None,
+    };
+    let added = store
+        .add_findings(
+            id,
+            vec![
+                finding(1, a, "198.18.0.1", None, "2026-11-20T00:00:00Z"),
+                finding(2, a, "198.18.0.2", None, "2026-11-20T00:00:00Z"),
+                finding(3, b, "198.19.0.1", None, "2026-11-20T00:00:00Z"),
+                // The same key again: merged.
+                finding(4, a, "198.18.0.1", Some(1), "2026-11-22T00:00:00Z"),
+                // Names a target with another key: stored new.
+                finding(5, b, "198.19.0.9", Some(3), "2026-11-21T00:00:00Z"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!((added.added, added.merged), (4, 1));
+    assert_eq!(store.last_finding_id().await.unwrap(), 5);
+    let page = |org: Option<i64>, status: Option<FindingStatus>| {
+        let store = store.clone();
+        async move {
+            store
+                .findings(&FindingQuery {
+                    org,
+                    campaign: Some(id),
+                    status,
+                    after: 0,
+                    limit: 100,
+                })
+                .await
+                .unwrap()
+        }
+    };
+    let mine = page(Some(a), None).await;
+    let ips: Vec<&str> = mine.iter().map(|f| f.ip.as_str()).collect();
+    assert_eq!(ips, ["198.18.0.1", "198.18.0.2"]);
+    assert_eq!(mine[0].times_seen, 2);
+    assert_eq!(mine[0].last_observed, ts("2026-11-22T00:00:00Z"));
+    assert_eq!(
+        (mine[0].campaign.as_str(), mine[0].org_name.as_str()),
+        ("2026-11", "IspA")
+    );
+    assert_eq!(page(None, None).await.len(), 4);
+    let paged = store
+        .findings(&FindingQuery {
+            org: None,
+            campaign: None,
+            status: None,
+            after: 2,
+            limit: 1,
+        })
+        .await
+        .unwrap();
+    assert_eq!(paged.iter().map(|f| f.id).collect::<Vec<_>>(), [3]);
+
+    // Status: scoped to an organisation, others' ids untouched.
+    let update = |org: Option<i64>, fid: i64, status: FindingStatus| Change::UpdateFindings {
+        org,
+        updates: vec![StatusUpdate {
+            id: fid,
+            status,
+            note: Some("called".into()),
+        }],
+        at: Timestamp::now(),
+    };
+    let n = store
+        .apply(
+            update(Some(a), 3, FindingStatus::Notified),
+            entry("findings.update"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    let n = store
+        .apply(
+            update(Some(a), 1, FindingStatus::Notified),
+            entry("findings.update"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    let notified = page(None, Some(FindingStatus::Notified)).await;
+    assert_eq!(notified.len(), 1);
+    assert_eq!(notified[0].status_note.as_deref(), Some("called"));
+    assert!(notified[0].status_at.is_some());
+
+    let counts = store
+        .finding_counts(ts("2026-11-01T00:00:00Z"), ts("2026-12-01T00:00:00Z"), None)
+        .await
+        .unwrap();
+    let rows: Vec<(&str, FindingStatus, u64)> = counts
+        .iter()
+        .map(|c| (c.org_name.as_str(), c.status, c.count))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("IspA", FindingStatus::New, 1),
+            ("IspA", FindingStatus::Notified, 1),
+            ("IspB", FindingStatus::New, 2)
+        ]
+    );
+    let october = store
+        .finding_counts(
+            ts("2026-10-01T00:00:00Z"),
+            ts("2026-11-01T00:00:00Z"),
+            Some(a),
+        )
+        .await
+        .unwrap();
+    assert!(october.is_empty());
+
+    let record = UploadRecord {
+        campaign: id,
+        uploader: "scanner".into(),
+        at: Some(ts("2026-11-20T00:00:00Z")),
+        lines: 7,
+        added: 4,
+        merged: 1,
+        unmatched: 1,
+        malformed: 1,
+        errors: vec!["line 7: not an IP address".into()],
+    };
+    store
+        .apply(
+            Change::RecordUpload(record.clone()),
+            entry("campaign.upload"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.uploads(id).await.unwrap(), [record]);
+}
