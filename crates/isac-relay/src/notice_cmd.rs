@@ -178,15 +178,13 @@ pub async fn campaign(cmd: CampaignCommand) -> Result<()> {
             let input = Box::new(std::io::BufReader::with_capacity(256 * 1024, f));
             let progress_bar = bar.clone();
             run(&data, |relay, me| async move {
-                let record = Notice::new(relay.store())
-                    .upload(
-                        &me,
-                        &name,
-                        input,
-                        format,
-                        Some(Box::new(move |n| progress_bar.set_position(n))),
-                    )
-                    .await;
+                let upload = notice::Upload {
+                    input,
+                    format,
+                    size: Some(size),
+                    progress: Some(Box::new(move |n| progress_bar.set_position(n))),
+                };
+                let record = Notice::new(relay.store()).upload(&me, &name, upload).await;
                 bar.finish_and_clear();
                 let record = record?;
                 for e in &record.errors {

@@ -53,6 +53,22 @@ pub struct Overlap {
 /// Called with the bytes read so far, for a progress bar.
 pub type Progress = Box<dyn Fn(u64) + Send>;
 
+/// A results upload: the bytes, and what is known of them.
+pub struct Upload {
+    pub input: Box<dyn BufRead + Send>,
+    /// `None`: told by the first bytes.
+    pub format: Option<ResultFormat>,
+    /// Its size in bytes, when known (a file, a Content-Length): the table of findings seen
+    /// is sized once rather than doubled while full.
+    pub size: Option<u64>,
+    pub progress: Option<Progress>,
+}
+
+/// Bytes per result line, about, for sizing from `Upload::size`.
+const BYTES_PER_LINE: u64 = 56;
+/// Findings the table of findings seen is sized for at most, up front.
+const MAX_PRESIZE: u64 = 50_000_000;
+
 #[derive(Clone)]
 pub struct Notice {
     store: Arc<dyn Store>,
@@ -115,8 +131,8 @@ impl Notice {
     }
 
     /// The campaign's stored findings by digest.
-    async fn seen(&self, campaign: i64) -> Result<Seen, Error> {
-        let mut seen = Seen::new();
+    async fn seen(&self, campaign: i64, expected: usize) -> Result<Seen, Error> {
+        let mut seen = Seen::with_capacity(expected);
         let mut after = 0;
         loop {
             let page = self
@@ -196,23 +212,30 @@ impl Notice {
         Ok(IpNet::aggregate(&nets))
     }
 
-    /// Routes and stores a campaign's results, read from `input` as they come; returns the
-    /// upload's record (also kept for the ISAC). `format` `None`: told by the first bytes.
+    /// Routes and stores a campaign's results, read as they come; returns the upload's
+    /// record (also kept for the ISAC).
     pub async fn upload(
         &self,
         who: &Principal,
         name: &str,
-        input: Box<dyn BufRead + Send>,
-        format: Option<ResultFormat>,
-        progress: Option<Progress>,
+        upload: Upload,
     ) -> Result<UploadRecord, Error> {
         require_scanner(who)?;
+        let Upload {
+            input,
+            format,
+            size,
+            progress,
+        } = upload;
         let c = self.campaign(name).await?;
         let router = Router::new(&self.store.campaign_ranges(c.id).await?);
         let _one_at_a_time = self.uploading.lock().await;
+        let expected = size.map_or(0, |s| (s / BYTES_PER_LINE).min(MAX_PRESIZE));
         let ids = Ids {
             next: self.store.last_finding_id().await? + 1,
-            seen: self.seen(c.id).await?,
+            seen: self
+                .seen(c.id, usize::try_from(expected).unwrap_or(0))
+                .await?,
         };
         let (tx, mut rx) = mpsc::channel::<Vec<RoutedFinding>>(4);
         // Reading and routing on a blocking thread; storing here, one batch behind.
