@@ -7,6 +7,8 @@ use crate::tlp::Tlp;
 
 /// The name of the aggregate feed.
 pub const DEFAULT_FEED: &str = "Default";
+/// The name of the owner-routing notification feed.
+pub const NOTICE_FEED: &str = "NOTICE";
 
 struct Entry {
     name: &'static str,
@@ -91,6 +93,16 @@ const CATALOGUE: &[Entry] = &[
         volume: Volume::Few,
         tlp: Tlp::Green,
         kind: FeedKind::Test,
+    },
+    Entry {
+        name: NOTICE_FEED,
+        description: "Notifications for your networks only: scan findings and infected or \
+                      malicious hosts in the address ranges you registered, each visible to you \
+                      alone (TLP:RED naming you). Written by the relay.",
+        severity: Severity::Urgent,
+        volume: Volume::Few,
+        tlp: Tlp::Red,
+        kind: FeedKind::Notice,
     },
 ];
 

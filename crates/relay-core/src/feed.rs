@@ -121,6 +121,10 @@ pub enum FeedKind {
     Aggregate,
     /// For trying things out: never in the aggregate, never exported, never federated.
     Test,
+    /// Notifications to the member that owns an address (owner routing): written by the relay
+    /// alone, each object TLP:RED naming its one recipient; never in the aggregate, never
+    /// exported, never a routing target.
+    Notice,
 }
 
 impl FeedKind {
@@ -129,14 +133,22 @@ impl FeedKind {
             FeedKind::Regular => "regular",
             FeedKind::Aggregate => "aggregate",
             FeedKind::Test => "test",
+            FeedKind::Notice => "notice",
         }
     }
 
     pub fn parse(s: &str) -> Result<FeedKind, String> {
-        [FeedKind::Regular, FeedKind::Aggregate, FeedKind::Test]
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| format!("unknown feed kind '{s}': expected regular, aggregate or test"))
+        [
+            FeedKind::Regular,
+            FeedKind::Aggregate,
+            FeedKind::Test,
+            FeedKind::Notice,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+        .ok_or_else(|| {
+            format!("unknown feed kind '{s}': expected regular, aggregate, test or notice")
+        })
     }
 }
 

@@ -176,6 +176,8 @@ pub struct Finding {
     pub status: FindingStatus,
     pub status_at: Option<Timestamp>,
     pub status_note: Option<String>,
+    /// Rises with every merge and status change.
+    pub version: u32,
 }
 
 /// A page of findings, by id. `org` scopes the query to one member: the ISAC administrator
@@ -188,6 +190,8 @@ pub struct FindingQuery {
     /// Findings with an id above this one.
     pub after: i64,
     pub limit: usize,
+    /// Only findings changed since they were last published to the NOTICE feed.
+    pub unpublished: bool,
 }
 
 /// One status change of a bulk update.

@@ -49,6 +49,9 @@ pub fn feed_rights(principal: &Principal, feed: &Feed) -> FeedRights {
     let (read, write) = if principal.role == Role::Scanner {
         // A scanner reaches campaign ranges and result uploads only.
         (false, false)
+    } else if feed.kind == FeedKind::Notice {
+        // Every organisation reads it and sees, by TLP:RED, what names it; the relay writes.
+        (true, principal.role == Role::IsacAdmin)
     } else if feed.kind == FeedKind::Aggregate
         || principal.role == Role::IsacAdmin
         || principal.org_kind == OrgKind::Operator

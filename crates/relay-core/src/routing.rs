@@ -159,7 +159,7 @@ impl<'a> Routing<'a> {
         Routing {
             targets: feeds
                 .iter()
-                .filter(|f| !f.retired && f.kind != FeedKind::Aggregate)
+                .filter(|f| !f.retired && matches!(f.kind, FeedKind::Regular | FeedKind::Test))
                 .collect(),
             rules,
         }

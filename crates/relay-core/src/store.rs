@@ -153,6 +153,9 @@ pub enum Change {
     CreateCampaign(NewCampaign),
     /// Records a finished upload of results; returns its id.
     RecordUpload(UploadRecord),
+    /// Records that findings were published to the NOTICE feed at these versions (a finding
+    /// changed since keeps waiting); returns how many.
+    MarkPublished(Vec<(i64, u32)>),
     /// Sets findings' status. With `org`, only that organisation's findings are touched;
     /// returns how many changed. (The caller checks the transitions first.)
     UpdateFindings {

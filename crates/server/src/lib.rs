@@ -112,9 +112,11 @@ impl App {
             .start_push(Arc::new(sender))
             .await
             .map_err(std::io::Error::other)?;
+        let notice = engine::notice::Notice::new(relay.store());
+        tokio::spawn(notice.clone().run_publisher(relay.clone()));
         let state = AppState {
             exports: engine::export::Exports::new(relay.store()),
-            notice: engine::notice::Notice::new(relay.store()),
+            notice,
             relay,
             config: Arc::new(config),
         };

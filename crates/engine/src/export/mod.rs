@@ -382,6 +382,11 @@ impl Exports {
                         "'{key}' is a test feed: test data is never exported to block lists"
                     )));
                 }
+                FeedKind::Notice => {
+                    return Err(Error::Invalid(format!(
+                        "'{key}' holds notifications about members' own hosts, never block lists"
+                    )));
+                }
                 FeedKind::Regular => {
                     if !feeds.iter().any(|f| f.id == found.id) {
                         feeds.push(found.clone());

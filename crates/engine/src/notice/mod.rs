@@ -6,6 +6,7 @@
 //! update only their own findings; reports count them per member, and ISAC-wide with small
 //! counts suppressed (`report`).
 
+pub mod publish;
 pub mod report;
 pub mod route;
 pub mod upload;
@@ -74,6 +75,8 @@ pub struct Notice {
     store: Arc<dyn Store>,
     /// One upload at a time: each reserves the finding ids after the last one stored.
     uploading: Arc<tokio::sync::Mutex<()>>,
+    /// Rung when findings change, so that the publisher runs at once.
+    changed: Arc<tokio::sync::Notify>,
 }
 
 /// Which stored finding of a campaign has a given (address, port, protocol, finding): by a
@@ -127,6 +130,33 @@ impl Notice {
         Notice {
             store,
             uploading: Arc::new(tokio::sync::Mutex::new(())),
+            changed: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    /// Publishes findings to the NOTICE feed as they change, until the store closes: at once
+    /// after an upload or a status update through this service, else every few seconds (for
+    /// changes made by another process, such as an offline upload).
+    pub async fn run_publisher(self, relay: relay_core::Relay) {
+        const BATCH: usize = 1_000;
+        let admin = match relay.local_admin("notice-publisher").await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(error = %e, "the NOTICE publisher cannot start");
+                return;
+            }
+        };
+        loop {
+            match self.publish(&relay, &admin, BATCH).await {
+                Ok(n) if n >= BATCH => continue,
+                Ok(_) => {}
+                Err(Error::Unavailable(_)) => return,
+                Err(e) => tracing::warn!(error = %e, "publishing notifications failed"),
+            }
+            tokio::select! {
+                _ = self.changed.notified() => {}
+                _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+            }
         }
     }
 
@@ -143,6 +173,7 @@ impl Notice {
                     status: None,
                     after,
                     limit: MAX_PAGE,
+                    unpublished: false,
                 })
                 .await?;
             let Some(last) = page.last().map(|f| f.id) else {
@@ -285,6 +316,7 @@ impl Notice {
         self.store
             .apply(Change::RecordUpload(record.clone()), entry)
             .await?;
+        self.changed.notify_one();
         Ok(record)
     }
 
@@ -339,6 +371,7 @@ impl Notice {
                 status,
                 after,
                 limit: limit.clamp(1, MAX_PAGE),
+                unpublished: false,
             })
             .await?)
     }
@@ -381,6 +414,7 @@ impl Notice {
                         status: None,
                         after,
                         limit: MAX_PAGE,
+                        unpublished: false,
                     })
                     .await?;
                 let Some(end) = page.last().map(|f| f.id) else {
@@ -429,6 +463,7 @@ impl Notice {
                 AuditEntry::by(who, "findings.update").count(n),
             )
             .await?;
+        self.changed.notify_one();
         Ok(usize::try_from(changed).unwrap_or(0))
     }
 
@@ -455,6 +490,69 @@ impl Notice {
                 Ok(report::isac_wide(month, &counts))
             }
         }
+    }
+
+    /// Publishes up to `limit` findings changed since they were last published, each as a new
+    /// version of its observed-data in the NOTICE feed, posted by `admin` through the same
+    /// checks as any post; returns how many it published. A finding the feed refuses is logged
+    /// and not retried (it would block the queue); its next change publishes it again.
+    pub async fn publish(
+        &self,
+        relay: &relay_core::Relay,
+        admin: &Principal,
+        limit: usize,
+    ) -> Result<usize, Error> {
+        let page = self
+            .store
+            .findings(&FindingQuery {
+                org: None,
+                campaign: None,
+                status: None,
+                after: 0,
+                limit,
+                unpublished: true,
+            })
+            .await?;
+        if page.is_empty() {
+            return Ok(0);
+        }
+        let identities: HashMap<i64, String> = self
+            .store
+            .list_orgs()
+            .await?
+            .into_iter()
+            .map(|o| (o.id, o.identity))
+            .collect();
+        let now = Timestamp::now();
+        let objects: Vec<serde_json::Value> = page
+            .iter()
+            .filter_map(|f| {
+                let who = identities.get(&f.org)?;
+                Some(publish::observed_data(f, who, now))
+            })
+            .collect();
+        let body = serde_json::to_vec(&serde_json::json!({ "objects": objects }))
+            .map_err(|e| Error::Invalid(format!("cannot serialise notifications: {e}")))?;
+        let status = relay
+            .add_objects(admin, relay_core::catalogue::NOTICE_FEED, &body)
+            .await?;
+        for failure in &status.failures {
+            tracing::error!(
+                object = %failure.id,
+                reason = failure.message.as_deref().unwrap_or(""),
+                "a notification was refused by the NOTICE feed"
+            );
+        }
+        let done: Vec<(i64, u32)> = page.iter().map(|f| (f.id, f.version)).collect();
+        self.store
+            .apply(
+                Change::MarkPublished(done),
+                AuditEntry::by(admin, "notice.publish")
+                    .feed(relay_core::catalogue::NOTICE_FEED)
+                    .count(status.success_count as usize),
+            )
+            .await?;
+        Ok(page.len())
     }
 
     /// Networks claimed by more than one organisation (ISAC administrators).

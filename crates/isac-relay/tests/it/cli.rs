@@ -209,6 +209,7 @@ async fn feeds_are_managed_offline_and_served() {
             "BKMW_ATTACK",
             "BKMW_MANIP",
             "TEST",
+            "NOTICE",
             "PHISH"
         ]
     );
@@ -234,7 +235,7 @@ async fn feeds_are_managed_offline_and_served() {
         .iter()
         .map(|c| c["title"].as_str().unwrap())
         .collect();
-    assert_eq!(titles.len(), 10, "{titles:?}");
+    assert_eq!(titles.len(), 11, "{titles:?}");
     assert!(titles.contains(&"PHISH") && titles.contains(&"Default"));
     let cz = cols["collections"]
         .as_array()

@@ -79,6 +79,7 @@ async fn a_fresh_relay_ships_the_catalogue() {
         ("BKMW_ATTACK", "important", "few", "regular"),
         ("BKMW_MANIP", "urgent", "few", "regular"),
         ("TEST", "informational", "few", "test"),
+        ("NOTICE", "urgent", "few", "notice"),
     ] {
         let f = row(name);
         assert_eq!(

@@ -66,6 +66,51 @@ async fn seen(app: &TestApp, token: &str, query: &str) -> BTreeSet<String> {
     }
 }
 
+/// (address, status) of the notifications a caller reads in the NOTICE collection over TAXII,
+/// following `next`.
+async fn notifications(app: &TestApp, token: &str) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    let mut next: Option<String> = None;
+    loop {
+        let mut path = "/taxii2/isac/collections/NOTICE/objects/?limit=2".to_owned();
+        if let Some(n) = &next {
+            path.push_str(&format!("&next={n}"));
+        }
+        let r = taxii(app, token, Method::GET, &path).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let v: Value = r.json().await.unwrap();
+        for o in v["objects"].as_array().into_iter().flatten() {
+            assert_eq!(o["type"], "observed-data", "{o}");
+            out.insert((
+                o["objects"]["0"]["value"].as_str().unwrap().to_owned(),
+                o["x_isac_status"].as_str().unwrap().to_owned(),
+            ));
+        }
+        match v["next"].as_str() {
+            Some(n) if v["more"] == true => next = Some(n.to_owned()),
+            _ => return out,
+        }
+    }
+}
+
+/// Waits (up to 10 s) until the publisher has caught up: what `token` reads stops changing
+/// and equals `want`.
+async fn notified(app: &TestApp, token: &str, want: &[(&str, &str)]) {
+    let want: BTreeSet<(String, String)> = want
+        .iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect();
+    let mut got = BTreeSet::new();
+    for _ in 0..100 {
+        got = notifications(app, token).await;
+        if got == want {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(got, want);
+}
+
 fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -373,6 +418,73 @@ async fn findings_reach_the_owner_and_nobody_else() {
     let reader = user(&app, "IspA", "a-reader", "reader").await;
     let (s, _) = status(&reader, json!([{"id": a2, "status": "notified"}])).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // Over TAXII: the NOTICE collection shows each member its own notifications, as they
+    // change; nobody else's, and never in Default or in block lists.
+    notified(
+        &app,
+        &a,
+        &[
+            ("198.18.0.10", "remediated"),
+            ("198.18.200.1", "unreachable"),
+        ],
+    )
+    .await;
+    notified(&app, &c, &[("198.18.5.77", "new")]).await;
+    notified(
+        &app,
+        &b,
+        &[
+            ("192.0.2.44", "new"),
+            ("192.0.2.46", "new"),
+            ("2001:db8:b::9", "new"),
+        ],
+    )
+    .await;
+    assert_eq!(notifications(&app, TOKEN).await.len(), 6);
+    let r = taxii(
+        &app,
+        &scanner,
+        Method::GET,
+        "/taxii2/isac/collections/NOTICE/objects/",
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = taxii(
+        &app,
+        &a,
+        Method::GET,
+        "/taxii2/isac/collections/Default/objects/",
+    )
+    .send()
+    .await
+    .unwrap();
+    let default: Value = r.json().await.unwrap();
+    assert!(default.get("objects").is_none(), "{default}");
+    let (s, v) = json_api(
+        &app,
+        &a,
+        Method::GET,
+        "/api/v1/exports/ip?feed=NOTICE",
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    // Members cannot write to it.
+    let r = taxii(
+        &app,
+        &a,
+        Method::POST,
+        "/taxii2/isac/collections/NOTICE/objects/",
+    )
+    .header("Content-Type", crate::helpers::TAXII)
+    .body(json!({"objects": []}).to_string())
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // Reports: a member's own counts exact; ISAC-wide, small counts suppressed.
     let (s, r) = json_api(

@@ -38,9 +38,14 @@ CREATE TABLE findings (
     detail         TEXT,
     status         TEXT NOT NULL DEFAULT 'new',
     status_at      INTEGER,
-    status_note    TEXT
+    status_note    TEXT,
+    -- Bumped by every merge and status change; `published` is the version last published to
+    -- the member's notifications (the NOTICE feed).
+    version        INTEGER NOT NULL DEFAULT 1,
+    published      INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX findings_org ON findings(org, id);
+CREATE INDEX findings_unpublished ON findings(id) WHERE published < version;
 CREATE INDEX findings_campaign ON findings(campaign, id);
 CREATE INDEX findings_observed ON findings(first_observed);
 

@@ -126,6 +126,7 @@ pub fn add_findings(
         .prepare_cached(
             "UPDATE findings SET
                 times_seen = times_seen + 1,
+                version = version + 1,
                 first_observed = min(first_observed, ?2),
                 last_observed = max(last_observed, ?2),
                 detail = coalesce(?3, detail)
@@ -162,10 +163,13 @@ pub fn findings(conn: &Connection, q: &FindingQuery) -> Result<Vec<Finding>, Sto
     let mut sql = String::from(
         "SELECT f.id, c.name, f.org, o.name, f.prefix, f.ip, f.port, f.protocol, f.finding,
                 f.first_observed, f.last_observed, f.times_seen, f.detail, f.status,
-                f.status_at, f.status_note
+                f.status_at, f.status_note, f.version
            FROM findings f JOIN campaigns c ON c.id = f.campaign JOIN orgs o ON o.id = f.org
           WHERE f.id > ?",
     );
+    if q.unpublished {
+        sql.push_str(" AND f.published < f.version");
+    }
     let mut args = vec![SqlValue::Integer(q.after)];
     if let Some(org) = q.org {
         sql.push_str(" AND f.org = ?");
@@ -208,6 +212,7 @@ pub fn findings(conn: &Connection, q: &FindingQuery) -> Result<Vec<Finding>, Sto
                 .map_err(internal)?
                 .map(Timestamp::from_micros),
             status_note: r.get(15).map_err(internal)?,
+            version: r.get(16).map_err(internal)?,
         });
     }
     Ok(out)
@@ -221,7 +226,8 @@ pub fn update_findings(
 ) -> Result<i64, StoreError> {
     let mut stmt = conn
         .prepare_cached(
-            "UPDATE findings SET status = ?2, status_at = ?3, status_note = coalesce(?4, status_note)
+            "UPDATE findings SET status = ?2, status_at = ?3,
+                    status_note = coalesce(?4, status_note), version = version + 1
               WHERE id = ?1 AND (?5 IS NULL OR org = ?5)",
         )
         .map_err(internal)?;
@@ -238,6 +244,18 @@ pub fn update_findings(
             .map_err(internal)?;
     }
     Ok(i64::try_from(changed).unwrap_or(i64::MAX))
+}
+
+/// Records what was published: each finding's version, unless it changed again meanwhile.
+pub fn mark_published(conn: &Connection, published: &[(i64, u32)]) -> Result<i64, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("UPDATE findings SET published = ?2 WHERE id = ?1 AND published < ?2")
+        .map_err(internal)?;
+    let mut n = 0;
+    for (id, version) in published {
+        n += stmt.execute(params![id, version]).map_err(internal)?;
+    }
+    Ok(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 pub fn finding_counts(

@@ -1705,6 +1705,7 @@ pub async fn campaigns_and_findings(store: Arc<dyn Store>) {
                     status,
                     after: 0,
                     limit: 100,
+                    unpublished: false,
                 })
                 .await
                 .unwrap()
@@ -1727,10 +1728,38 @@ pub async fn campaigns_and_findings(store: Arc<dyn Store>) {
             status: None,
             after: 2,
             limit: 1,
+            unpublished: false,
         })
         .await
         .unwrap();
     assert_eq!(paged.iter().map(|f| f.id).collect::<Vec<_>>(), [3]);
+
+    // Publication: every finding waits until its current version is marked published.
+    let unpublished = || {
+        let store = store.clone();
+        async move {
+            store
+                .findings(&FindingQuery {
+                    org: None,
+                    campaign: None,
+                    status: None,
+                    after: 0,
+                    limit: 100,
+                    unpublished: true,
+                })
+                .await
+                .unwrap()
+        }
+    };
+    let waiting = unpublished().await;
+    assert_eq!(waiting.len(), 4);
+    assert_eq!(waiting[0].version, 2, "the merge made a second version");
+    let versions: Vec<(i64, u32)> = waiting.iter().map(|f| (f.id, f.version)).collect();
+    store
+        .apply(Change::MarkPublished(versions), entry("notice.publish"))
+        .await
+        .unwrap();
+    assert!(unpublished().await.is_empty());
 
     // Status: scoped to an organisation, others' ids untouched.
     let update = |org: Option<i64>, fid: i64, status: FindingStatus| Change::UpdateFindings {
@@ -1758,6 +1787,8 @@ pub async fn campaigns_and_findings(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(n, 1);
+    let again: Vec<i64> = unpublished().await.iter().map(|f| f.id).collect();
+    assert_eq!(again, [1], "a status change publishes again");
     let notified = page(None, Some(FindingStatus::Notified)).await;
     assert_eq!(notified.len(), 1);
     assert_eq!(notified[0].status_note.as_deref(), Some("called"));
