@@ -45,6 +45,8 @@ pub struct Campaign {
     pub created: Timestamp,
     /// Networks in the range snapshot.
     pub ranges: usize,
+    /// For the campaign fed by shared objects: the last object examined.
+    pub cursor: Option<Timestamp>,
 }
 
 /// A new campaign; the store snapshots the ranges valid at `at` in the same transaction.

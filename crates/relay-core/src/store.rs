@@ -506,6 +506,9 @@ pub trait Store: Send + Sync + 'static {
         to: Timestamp,
         org: Option<i64>,
     ) -> Result<Vec<FindingCount>, StoreError>;
+    /// Moves the campaign fed by shared objects past the objects it examined.
+    async fn set_campaign_cursor(&self, campaign: i64, cursor: Timestamp)
+    -> Result<(), StoreError>;
     /// A campaign's upload records, oldest first.
     async fn uploads(&self, campaign: i64) -> Result<Vec<UploadRecord>, StoreError>;
 

@@ -9,6 +9,7 @@
 pub mod publish;
 pub mod report;
 pub mod route;
+pub mod shared;
 pub mod upload;
 
 use std::collections::HashMap;
@@ -134,28 +135,35 @@ impl Notice {
         }
     }
 
-    /// Publishes findings to the NOTICE feed as they change, until the store closes: at once
-    /// after an upload or a status update through this service, else every few seconds (for
-    /// changes made by another process, such as an offline upload).
+    /// Turns shared objects into notifications and publishes findings to the NOTICE feed as
+    /// they change, until the store closes: at once after an upload or a status update
+    /// through this service, else every second (new objects; changes made by another
+    /// process, such as an offline upload): a second at most.
     pub async fn run_publisher(self, relay: relay_core::Relay) {
         const BATCH: usize = 1_000;
-        let admin = match relay.local_admin("notice-publisher").await {
+        let admin = match relay.local_admin("relay").await {
             Ok(a) => a,
             Err(e) => {
                 tracing::error!(error = %e, "the NOTICE publisher cannot start");
                 return;
             }
         };
+        let mut shared: Option<SharedState> = None;
         loop {
-            match self.publish(&relay, &admin, BATCH).await {
-                Ok(n) if n >= BATCH => continue,
-                Ok(_) => {}
-                Err(Error::Unavailable(_)) => return,
-                Err(e) => tracing::warn!(error = %e, "publishing notifications failed"),
+            let routed = self.route_shared(&admin, &mut shared, BATCH).await;
+            let published = self.publish(&relay, &admin, BATCH).await;
+            match (routed, published) {
+                (Err(Error::Unavailable(_)), _) | (_, Err(Error::Unavailable(_))) => return,
+                (Ok(r), Ok(p)) if r >= BATCH || p >= BATCH => continue,
+                (r, p) => {
+                    for e in [r.err(), p.err()].into_iter().flatten() {
+                        tracing::warn!(error = %e, "notifications failed");
+                    }
+                }
             }
             tokio::select! {
                 _ = self.changed.notified() => {}
-                _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
             }
         }
     }
@@ -252,6 +260,11 @@ impl Notice {
         upload: Upload,
     ) -> Result<UploadRecord, Error> {
         require_scanner(who)?;
+        if name == shared::SHARED_CAMPAIGN {
+            return Err(Error::Invalid(format!(
+                "campaign '{name}' is fed by shared objects, not by uploads"
+            )));
+        }
         let Upload {
             input,
             format,
@@ -555,6 +568,71 @@ impl Notice {
         Ok(page.len())
     }
 
+    /// Examines up to `limit` objects committed since the last ones examined and stores the
+    /// notifications they give (see `shared`); returns how many objects it examined.
+    async fn route_shared(
+        &self,
+        admin: &Principal,
+        state: &mut Option<SharedState>,
+        limit: usize,
+    ) -> Result<usize, Error> {
+        let st = match state {
+            Some(s) => s,
+            None => {
+                let c = match self.campaign(shared::SHARED_CAMPAIGN).await {
+                    Ok(c) => c,
+                    Err(Error::NotFound(_)) => {
+                        self.create_campaign(
+                            admin,
+                            shared::SHARED_CAMPAIGN,
+                            CampaignKind::Standing,
+                            Some("hosts in members' networks named by shared indicators and observed data".into()),
+                        )
+                        .await?
+                    }
+                    Err(e) => return Err(e),
+                };
+                state.insert(SharedState {
+                    campaign: c.id,
+                    cursor: c.cursor.unwrap_or(Timestamp::from_micros(0)),
+                    seen: self.seen(c.id, 0).await?,
+                })
+            }
+        };
+        let batch = self.store.committed_since(st.cursor, limit).await?;
+        let Some(last) = batch.last().map(|o| o.date_added) else {
+            return Ok(0);
+        };
+        let routing = shared::SharedRouting::new(
+            &self.store.org_assets(None).await?,
+            self.store.list_feeds().await?,
+            &self.store.list_orgs().await?,
+            &self.store.list_groups().await?,
+            Timestamp::now(),
+        );
+        let mut found: Vec<RoutedFinding> =
+            batch.iter().flat_map(|o| routing.findings(o)).collect();
+        if !found.is_empty() {
+            let _one_at_a_time = self.uploading.lock().await;
+            let mut next = self.store.last_finding_id().await? + 1;
+            for f in &mut found {
+                f.id = next;
+                next += 1;
+                let key = digest(&f.ip, f.port, &f.protocol, &f.finding);
+                match st.seen.entry(key) {
+                    Entry::Occupied(e) => f.merge_into = Some(*e.get()),
+                    Entry::Vacant(e) => {
+                        e.insert(f.id);
+                    }
+                }
+            }
+            self.store.add_findings(st.campaign, found).await?;
+        }
+        self.store.set_campaign_cursor(st.campaign, last).await?;
+        st.cursor = last;
+        Ok(batch.len())
+    }
+
     /// Networks claimed by more than one organisation (ISAC administrators).
     pub async fn overlaps(&self, who: &Principal) -> Result<Vec<Overlap>, Error> {
         require_admin(who, "the overlap report")?;
@@ -646,6 +724,13 @@ impl<R> Counting<R> {
             }
         }
     }
+}
+
+/// Where the routing of shared objects stands.
+struct SharedState {
+    campaign: i64,
+    cursor: Timestamp,
+    seen: Seen,
 }
 
 /// The ids an upload gives new findings, and the campaign's findings so far.

@@ -775,3 +775,101 @@ fn the_cli_runs_a_campaign_end_to_end() {
     let overlaps = ok(&["ranges", "overlaps"]);
     assert!(overlaps.contains("no overlapping claims"), "{overlaps}");
 }
+
+fn indicator_for(ip: &str, marking: Option<&str>) -> Value {
+    let mut v = json!({
+        "type": "indicator", "spec_version": "2.1",
+        "id": format!("indicator--{}", uuid::Uuid::new_v4()),
+        "created": "2026-11-20T00:00:00.000Z", "modified": "2026-11-20T00:00:00.000Z",
+        "name": format!("C2: {ip}"), "pattern": format!("[ipv4-addr:value = '{ip}']"),
+        "pattern_type": "stix", "valid_from": "2026-11-20T00:00:00Z"
+    });
+    if let Some(m) = marking {
+        v["object_marking_refs"] = json!([m]);
+    }
+    v
+}
+
+#[tokio::test]
+async fn shared_objects_notify_the_owner_within_its_rights() {
+    const AMBER: &str = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421";
+    let app = spawn_app().await;
+    for name in ["IspA", "Poster"] {
+        org(&app, name, false).await;
+    }
+    let a = user(&app, "IspA", "a-analyst", "analyst").await;
+    let p = user(&app, "Poster", "p-analyst", "analyst").await;
+    register(&app, "IspA", "198.18.0.0/15").await;
+    register(&app, "Poster", "192.0.2.0/24").await;
+    crate::helpers::grant(&app, "C2", "org", "IspA", true, false).await;
+    crate::helpers::grant(&app, "C2", "org", "Poster", true, true).await;
+    crate::helpers::grant(&app, "TEST", "org", "Poster", true, true).await;
+    let post = |feed: &'static str, objects: Vec<Value>| {
+        let app = &app;
+        let p = p.clone();
+        async move {
+            let (s, v) = crate::helpers::post(app, &p, feed, &objects).await;
+            assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+            assert_eq!(v["failure_count"], 0, "{v}");
+        }
+    };
+    post(
+        "C2",
+        vec![
+            // In IspA's network, GREEN in a feed IspA reads: IspA is told.
+            indicator_for("198.18.7.7", None),
+            // AMBER, and IspA is in no trust group of C2: it may not read it, nor be told.
+            indicator_for("198.18.8.8", Some(AMBER)),
+            // In the poster's own network: it knows.
+            indicator_for("192.0.2.9", None),
+            // Nobody's.
+            indicator_for("203.0.113.1", None),
+        ],
+    )
+    .await;
+    post("TEST", vec![indicator_for("198.18.9.9", None)]).await;
+    notified(&app, &a, &[("198.18.7.7", "new")]).await;
+    assert!(notifications(&app, &p).await.is_empty());
+    let (_, v) = json_api(
+        &app,
+        &a,
+        Method::GET,
+        "/api/v1/findings?campaign=shared-objects",
+        None,
+    )
+    .await;
+    let f = &v["findings"][0];
+    assert_eq!(f["finding"], "listed-malicious-host", "{v}");
+    assert!(
+        f["detail"]
+            .as_str()
+            .unwrap()
+            .contains("in C2: C2: 198.18.7.7"),
+        "{v}"
+    );
+    assert_eq!(v["findings"].as_array().unwrap().len(), 1, "{v}");
+    // The same host listed again merges into the finding.
+    post("C2", vec![indicator_for("198.18.7.7", None)]).await;
+    for _ in 0..100 {
+        let (_, v) = json_api(&app, &a, Method::GET, "/api/v1/findings", None).await;
+        if v["findings"][0]["times_seen"] == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (_, v) = json_api(&app, &a, Method::GET, "/api/v1/findings", None).await;
+    assert_eq!(v["findings"][0]["times_seen"], 2, "{v}");
+    // Nobody uploads into it.
+    let scanner_org = org(&app, "ScanCo", false).await;
+    assert!(scanner_org.starts_with("identity--"));
+    let scanner = user(&app, "ScanCo", "scanner", "scanner").await;
+    let (s, v) = upload(
+        &app,
+        &scanner,
+        "shared-objects",
+        "text/csv",
+        "192.0.2.1,23,tcp,x,2026-11-20\n".into(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+}

@@ -13,7 +13,9 @@ CREATE TABLE campaigns (
     name     TEXT NOT NULL UNIQUE,
     kind     TEXT NOT NULL,            -- monthly | standing
     schedule TEXT,
-    created  INTEGER NOT NULL
+    created  INTEGER NOT NULL,
+    -- For the campaign fed by shared objects: the date_added of the last object examined.
+    cursor   INTEGER
 );
 
 CREATE TABLE campaign_ranges (

@@ -608,6 +608,15 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn set_campaign_cursor(
+        &self,
+        campaign: i64,
+        cursor: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.write(move |conn| notice::set_campaign_cursor(conn, campaign, cursor))
+            .await
+    }
+
     async fn uploads(&self, campaign: i64) -> Result<Vec<UploadRecord>, StoreError> {
         self.read(move |conn| notice::uploads(conn, campaign)).await
     }

@@ -53,7 +53,7 @@ pub fn campaigns(conn: &Connection) -> Result<Vec<Campaign>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT c.id, c.name, c.kind, c.schedule, c.created,
-                    (SELECT count(*) FROM campaign_ranges r WHERE r.campaign = c.id)
+                    (SELECT count(*) FROM campaign_ranges r WHERE r.campaign = c.id), c.cursor
                FROM campaigns c ORDER BY c.id",
         )
         .map_err(internal)?;
@@ -66,13 +66,14 @@ pub fn campaigns(conn: &Connection) -> Result<Vec<Campaign>, StoreError> {
                 r.get::<_, Option<String>>(3)?,
                 r.get::<_, i64>(4)?,
                 r.get::<_, i64>(5)?,
+                r.get::<_, Option<i64>>(6)?,
             ))
         })
         .map_err(internal)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(internal)?;
     rows.into_iter()
-        .map(|(id, name, kind, schedule, created, ranges)| {
+        .map(|(id, name, kind, schedule, created, ranges, cursor)| {
             Ok(Campaign {
                 id,
                 name,
@@ -80,6 +81,7 @@ pub fn campaigns(conn: &Connection) -> Result<Vec<Campaign>, StoreError> {
                 schedule,
                 created: Timestamp::from_micros(created),
                 ranges: usize::try_from(ranges).unwrap_or(0),
+                cursor: cursor.map(Timestamp::from_micros),
             })
         })
         .collect()
@@ -98,6 +100,19 @@ pub fn campaign_ranges(conn: &Connection, campaign: i64) -> Result<Vec<SnapshotR
     .map_err(internal)?
     .collect::<Result<Vec<_>, _>>()
     .map_err(internal)
+}
+
+pub fn set_campaign_cursor(
+    conn: &Connection,
+    campaign: i64,
+    cursor: Timestamp,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE campaigns SET cursor = ?2 WHERE id = ?1",
+        params![campaign, cursor.as_micros()],
+    )
+    .map_err(internal)?;
+    Ok(())
 }
 
 pub fn last_finding_id(conn: &Connection) -> Result<i64, StoreError> {

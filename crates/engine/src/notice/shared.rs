@@ -1,0 +1,158 @@
+//! Notifications from what members share: a host inside a member's network named by an
+//! indicator (a C2 or other malicious server) or by observed data (an infected or attacking
+//! host) becomes a finding of the standing campaign `SHARED_CAMPAIGN` for the member that owns
+//! the address, by the live registry. Only what that member may itself read is turned into a
+//! notification (its feed rights and the object's TLP), so a notification never discloses an
+//! object beyond its marking; an organisation is not notified of what it posted.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use relay_core::exchange::AssetKind;
+use relay_core::notice::{RoutedFinding, SnapshotRange};
+use relay_core::store::CommittedObject;
+use relay_core::{Feed, FeedKind, Org, Principal, Role, TrustGroup, policy};
+use serde_json::Value;
+use stix::Timestamp;
+use stix::observable::{Kind, extract};
+
+use super::route::{Route, Router};
+
+/// The standing campaign that holds notifications derived from shared objects.
+pub const SHARED_CAMPAIGN: &str = "shared-objects";
+
+/// What a shared object says a host is.
+fn finding_of(object_type: &str) -> Option<&'static str> {
+    match object_type {
+        "indicator" => Some("listed-malicious-host"),
+        "observed-data" => Some("observed-host"),
+        _ => None,
+    }
+}
+
+/// Everything needed to decide, for one batch, who is notified of what.
+pub struct SharedRouting {
+    router: Router,
+    feeds: HashMap<String, Feed>,
+    owners: HashMap<i64, Principal>,
+}
+
+impl SharedRouting {
+    /// From the live registry (networks valid now), the feeds, organisations and trust groups.
+    pub fn new(
+        assets: &[relay_core::exchange::OrgAsset],
+        feeds: Vec<Feed>,
+        orgs: &[Org],
+        groups: &[TrustGroup],
+        now: Timestamp,
+    ) -> SharedRouting {
+        let ranges: Vec<SnapshotRange> = assets
+            .iter()
+            .filter(|a| a.kind == AssetKind::Cidr && a.holds_at(now))
+            .map(|a| SnapshotRange {
+                net: a.value.clone(),
+                org: a.org,
+            })
+            .collect();
+        let owners = orgs
+            .iter()
+            .map(|o| {
+                // The organisation as a reader: what it may read decides what it is told.
+                let principal = Principal {
+                    user_id: 0,
+                    user_name: format!("{} (notifications)", o.name),
+                    role: Role::Reader,
+                    org_id: o.id,
+                    org_name: o.name.clone(),
+                    org_kind: o.kind,
+                    org_anonymous: o.anonymous,
+                    groups: groups
+                        .iter()
+                        .filter(|g| g.members.contains(&o.name))
+                        .map(|g| g.id)
+                        .collect(),
+                    token_id: 0,
+                    read_only: true,
+                    source: None,
+                    profile: Default::default(),
+                };
+                (o.id, principal)
+            })
+            .collect();
+        SharedRouting {
+            router: Router::new(&ranges),
+            feeds: feeds.into_iter().map(|f| (f.id.clone(), f)).collect(),
+            owners,
+        }
+    }
+
+    /// The findings one committed object gives, without ids.
+    pub fn findings(&self, o: &CommittedObject) -> Vec<RoutedFinding> {
+        let Some(finding) = finding_of(&o.object_type) else {
+            return Vec::new();
+        };
+        let Some(feed) = self.feeds.get(&o.feed_id) else {
+            return Vec::new();
+        };
+        // Test data notifies nobody; the NOTICE feed is the relay's own output.
+        if feed.kind != FeedKind::Regular {
+            return Vec::new();
+        }
+        let Ok(body) = serde_json::from_str::<Value>(&o.body) else {
+            return Vec::new();
+        };
+        if body.get("revoked").and_then(Value::as_bool) == Some(true) {
+            return Vec::new();
+        }
+        let name = body.get("name").and_then(Value::as_str).unwrap_or("");
+        let mut out = Vec::new();
+        for obs in extract(&body) {
+            if !matches!(obs.kind, Kind::Ipv4 | Kind::Ipv6) {
+                continue;
+            }
+            // A single host: networks are not one member's host.
+            let Some(ip) = host(&obs.value) else { continue };
+            let Route::Owner { org, prefix } = self.router.route(ip) else {
+                continue;
+            };
+            if org == o.poster_org {
+                continue;
+            }
+            let Some(owner) = self.owners.get(&org) else {
+                continue;
+            };
+            let visible = policy::feed_rights(owner, feed).read
+                && policy::visibility(owner, feed).permits(o.tlp, o.poster_org, &o.recipients);
+            if !visible {
+                continue;
+            }
+            let detail = if name.is_empty() {
+                format!("{} {} in {}", o.object_type, o.id, feed.name)
+            } else {
+                format!("{} {} in {}: {name}", o.object_type, o.id, feed.name)
+            };
+            out.push(RoutedFinding {
+                id: 0,
+                merge_into: None,
+                org,
+                prefix: prefix.to_string(),
+                ip: ip.to_string(),
+                port: 0,
+                protocol: String::new(),
+                finding: finding.to_owned(),
+                observed: o.version,
+                detail: Some(detail.chars().take(1024).collect()),
+            });
+        }
+        out
+    }
+}
+
+fn host(value: &str) -> Option<IpAddr> {
+    if let Ok(ip) = value.parse::<IpAddr>() {
+        return Some(ip.to_canonical());
+    }
+    let net = value.parse::<IpNet>().ok()?;
+    (net.prefix_len() == net.max_prefix_len()).then(|| net.addr().to_canonical())
+}
