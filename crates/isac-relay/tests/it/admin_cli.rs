@@ -7,26 +7,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::cli::{BIN, get_json, run_cli, start};
-
-/// Runs a command and returns its stdout, asserting success.
-fn ok(args: &[&str]) -> String {
-    let out = run_cli(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs a command that must fail; returns its stderr.
-fn fails(args: &[&str]) -> String {
-    let out = run_cli(args);
-    assert!(!out.status.success(), "{args:?} should fail");
-    assert!(out.stdout.is_empty(), "{args:?} printed {:?}", out.stdout);
-    String::from_utf8(out.stderr).unwrap()
-}
+use crate::cli::{BIN, fails, get_json, ok, start};
 
 #[tokio::test]
 async fn members_groups_and_grants_are_administered_offline_and_audited() {

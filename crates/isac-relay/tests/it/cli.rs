@@ -78,6 +78,25 @@ pub fn run_cli(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// Runs a command and returns its stdout, asserting success.
+pub fn ok(args: &[&str]) -> String {
+    let out = run_cli(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs a command that must fail; returns its stderr.
+pub fn fails(args: &[&str]) -> String {
+    let out = run_cli(args);
+    assert!(!out.status.success(), "{args:?} should fail");
+    assert!(out.stdout.is_empty(), "{args:?} printed {:?}", out.stdout);
+    String::from_utf8(out.stderr).unwrap()
+}
+
 pub fn client() -> reqwest::Client {
     reqwest::Client::new()
 }

@@ -628,16 +628,6 @@ async fn stix_results_route_like_csv() {
     assert_eq!(v["findings"][0]["campaign"], "infected");
 }
 
-fn cli_ok(args: &[&str]) -> String {
-    let out = run_cli(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[test]
 fn the_cli_runs_a_campaign_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
@@ -648,7 +638,8 @@ fn the_cli_runs_a_campaign_end_to_end() {
             .chain(["--data".to_owned(), d.to_owned()])
             .collect()
     };
-    let ok = |args: &[&str]| cli_ok(&with(args).iter().map(String::as_str).collect::<Vec<_>>());
+    let ok =
+        |args: &[&str]| crate::cli::ok(&with(args).iter().map(String::as_str).collect::<Vec<_>>());
     for name in ["IspA", "IspB"] {
         ok(&["org", "add", name, "--sector", "telecom", "--country", "JP"]);
     }
