@@ -610,8 +610,11 @@ impl Notice {
             &self.store.list_groups().await?,
             Timestamp::now(),
         );
-        let mut found: Vec<RoutedFinding> =
-            batch.iter().flat_map(|o| routing.findings(o)).collect();
+        let resolved = self.resolve_references(&batch).await?;
+        let mut found: Vec<RoutedFinding> = batch
+            .iter()
+            .flat_map(|o| routing.findings(o, &resolved))
+            .collect();
         if !found.is_empty() {
             let _one_at_a_time = self.uploading.lock().await;
             let mut next = self.store.last_finding_id().await? + 1;
@@ -631,6 +634,69 @@ impl Notice {
         self.store.set_campaign_cursor(st.campaign, last).await?;
         st.cursor = last;
         Ok(batch.len())
+    }
+
+    /// The objects that sightings and observed data of a batch refer to, two levels deep, read
+    /// from the feed each referrer is in.
+    async fn resolve_references(
+        &self,
+        batch: &[relay_core::store::CommittedObject],
+    ) -> Result<HashMap<String, serde_json::Value>, Error> {
+        let mut resolved: HashMap<String, serde_json::Value> = HashMap::new();
+        // (feed, body) of the objects whose references are still to follow.
+        let mut pending: Vec<(String, serde_json::Value)> = batch
+            .iter()
+            .filter(|o| matches!(o.object_type.as_str(), "sighting" | "observed-data"))
+            .filter_map(|o| Some((o.feed_id.clone(), serde_json::from_str(&o.body).ok()?)))
+            .collect();
+        let everything = relay_core::policy::Visibility {
+            everything: true,
+            open_up_to: Some(relay_core::Tlp::Red),
+            org: 0,
+        };
+        for _level in 0..2 {
+            let mut wanted: HashMap<String, Vec<String>> = HashMap::new();
+            for (feed, body) in &pending {
+                let ty = body
+                    .get("type")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("");
+                for r in shared::references(ty, body) {
+                    if !resolved.contains_key(&r) {
+                        wanted.entry(feed.clone()).or_default().push(r);
+                    }
+                }
+            }
+            let mut next = Vec::new();
+            for (feed, mut ids) in wanted {
+                ids.sort();
+                ids.dedup();
+                for chunk in ids.chunks(200) {
+                    let query = relay_core::ObjectQuery {
+                        ids: chunk.to_vec(),
+                        versions: relay_core::VersionFilter::Select {
+                            first: false,
+                            last: true,
+                            at: Vec::new(),
+                        },
+                        ..relay_core::ObjectQuery::all_versions(None, chunk.len())
+                    };
+                    let page = self
+                        .store
+                        .query_objects(&[(feed.clone(), everything.clone())], &query)
+                        .await?;
+                    for o in page.objects {
+                        let Some(v) = o.body.and_then(|b| serde_json::from_str(&b).ok()) else {
+                            continue;
+                        };
+                        next.push((feed.clone(), serde_json::Value::clone(&v)));
+                        resolved.insert(o.id, v);
+                    }
+                }
+            }
+            pending = next;
+        }
+        Ok(resolved)
     }
 
     /// Networks claimed by more than one organisation (ISAC administrators).

@@ -1,6 +1,6 @@
 //! Notifications from what members share: a host inside a member's network named by an
-//! indicator (a C2 or other malicious server) or by observed data (an infected or attacking
-//! host) becomes a finding of the standing campaign `SHARED_CAMPAIGN` for the member that owns
+//! indicator (a C2 or other malicious server), by observed data, or by the observed data a
+//! sighting points at (a host seen talking to something listed) becomes a finding of the standing campaign `SHARED_CAMPAIGN` for the member that owns
 //! the address, by the live registry. Only what that member may itself read is turned into a
 //! notification (its feed rights and the object's TLP), so a notification never discloses an
 //! object beyond its marking; an organisation is not notified of what it posted.
@@ -27,8 +27,50 @@ fn finding_of(object_type: &str) -> Option<&'static str> {
     match object_type {
         "indicator" => Some("listed-malicious-host"),
         "observed-data" => Some("observed-host"),
+        "sighting" => Some("sighted-host"),
         _ => None,
     }
+}
+
+fn id_list<'a>(o: &'a Value, key: &str) -> impl Iterator<Item = &'a str> {
+    o.get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+}
+
+/// The objects a shared object points at for its hosts: a sighting's observed data, observed
+/// data's referenced SCOs. Resolved from the store before routing (`SharedRouting::findings`
+/// takes them).
+pub fn references(object_type: &str, body: &Value) -> Vec<String> {
+    let key = match object_type {
+        "sighting" => "observed_data_refs",
+        "observed-data" => "object_refs",
+        _ => return Vec::new(),
+    };
+    id_list(body, key).map(str::to_owned).collect()
+}
+
+/// The hosts an object names: its own observables, and those of the objects it refers to
+/// (two levels: a sighting's observed data, and that observed data's SCOs).
+fn hosts(body: &Value, resolved: &HashMap<String, Value>) -> Vec<stix::observable::Observable> {
+    let mut out = extract(body);
+    let ty = body.get("type").and_then(Value::as_str).unwrap_or("");
+    for r in references(ty, body) {
+        if let Some(target) = resolved.get(&r) {
+            out.extend(extract(target));
+            let tty = target.get("type").and_then(Value::as_str).unwrap_or("");
+            for r2 in references(tty, target) {
+                if let Some(sco) = resolved.get(&r2) {
+                    out.extend(extract(sco));
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Everything needed to decide, for one batch, who is notified of what.
@@ -87,8 +129,13 @@ impl SharedRouting {
         }
     }
 
-    /// The findings one committed object gives, without ids.
-    pub fn findings(&self, o: &CommittedObject) -> Vec<RoutedFinding> {
+    /// The findings one committed object gives, without ids; `resolved` holds the objects it
+    /// refers to (see `references`).
+    pub fn findings(
+        &self,
+        o: &CommittedObject,
+        resolved: &HashMap<String, Value>,
+    ) -> Vec<RoutedFinding> {
         let Some(finding) = finding_of(&o.object_type) else {
             return Vec::new();
         };
@@ -105,9 +152,13 @@ impl SharedRouting {
         if body.get("revoked").and_then(Value::as_bool) == Some(true) {
             return Vec::new();
         }
-        let name = body.get("name").and_then(Value::as_str).unwrap_or("");
+        let name = body
+            .get("name")
+            .or_else(|| body.get("sighting_of_ref"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let mut out = Vec::new();
-        for obs in extract(&body) {
+        for obs in hosts(&body, resolved) {
             if !matches!(obs.kind, Kind::Ipv4 | Kind::Ipv6) {
                 continue;
             }

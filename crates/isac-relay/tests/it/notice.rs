@@ -850,6 +850,43 @@ async fn shared_objects_notify_the_owner_within_its_rights() {
     }
     let (_, v) = json_api(&app, &a, Method::GET, "/api/v1/findings", None).await;
     assert_eq!(v["findings"][0]["times_seen"], 2, "{v}");
+    // A sighting of the listed server by a host in IspA's network, through observed data that
+    // refers to the host's SCO.
+    let host = "ipv4-addr--6b1c3d4e-5f60-5718-8a9b-0c1d2e3f4a5b";
+    let od = "observed-data--7c2d4e5f-6071-4829-9bac-1d2e3f4a5b6c";
+    post(
+        "C2",
+        vec![
+            json!({"type": "ipv4-addr", "spec_version": "2.1", "id": host, "value": "198.18.10.10"}),
+            json!({"type": "observed-data", "spec_version": "2.1", "id": od,
+                   "created": "2026-11-21T00:00:00.000Z", "modified": "2026-11-21T00:00:00.000Z",
+                   "first_observed": "2026-11-21T00:00:00Z", "last_observed": "2026-11-21T00:00:00Z",
+                   "number_observed": 1, "object_refs": [host]}),
+            json!({"type": "sighting", "spec_version": "2.1",
+                   "id": "sighting--8d3e5f60-7182-4930-8cbd-2e3f4a5b6c7d",
+                   "created": "2026-11-21T00:00:00.000Z", "modified": "2026-11-21T00:00:00.000Z",
+                   "sighting_of_ref": "indicator--9e4f6071-8293-4a41-9dce-3f4a5b6c7d8e",
+                   "observed_data_refs": [od]}),
+        ],
+    )
+    .await;
+    let mut kinds = BTreeSet::new();
+    for _ in 0..100 {
+        let (_, v) = json_api(&app, &a, Method::GET, "/api/v1/findings", None).await;
+        kinds = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["ip"] == "198.18.10.10")
+            .map(|f| f["finding"].as_str().unwrap().to_owned())
+            .collect();
+        if kinds.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(kinds, set(&["observed-host", "sighted-host"]));
+
     // Nobody uploads into it.
     let scanner_org = org(&app, "ScanCo", false).await;
     assert!(scanner_org.starts_with("identity--"));
