@@ -192,8 +192,14 @@ pub struct FindingQuery {
     /// Findings with an id above this one.
     pub after: i64,
     pub limit: usize,
-    /// Only findings changed since they were last published to the NOTICE feed.
-    pub unpublished: bool,
+}
+
+/// Findings waiting to be published to the NOTICE feed: changed ones first, then new ones.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Unpublished {
+    pub findings: Vec<Finding>,
+    /// Where the new ones end: publishing them moves the feed's cursor here.
+    pub through: i64,
 }
 
 /// One status change of a bulk update.

@@ -13,7 +13,7 @@ use crate::exchange::{
 use crate::feed::{Feed, FeedSettings, GranteeName};
 use crate::notice::{
     Campaign, Finding, FindingCount, FindingQuery, FindingsAdded, NewCampaign, RoutedFinding,
-    SnapshotRange, StatusUpdate, UploadRecord,
+    SnapshotRange, StatusUpdate, Unpublished, UploadRecord,
 };
 use crate::org::{NewOrg, Org, TrustGroup};
 use crate::policy::Visibility;
@@ -153,9 +153,12 @@ pub enum Change {
     CreateCampaign(NewCampaign),
     /// Records a finished upload of results; returns its id.
     RecordUpload(UploadRecord),
-    /// Records that findings were published to the NOTICE feed at these versions (a finding
-    /// changed since keeps waiting); returns how many.
-    MarkPublished(Vec<(i64, u32)>),
+    /// Records that findings were published to the NOTICE feed: new ones up to `through`, and
+    /// each of `done` at its version (one changed again since keeps waiting).
+    MarkPublished {
+        through: i64,
+        done: Vec<(i64, u32)>,
+    },
     /// Sets findings' status. With `org`, only that organisation's findings are touched;
     /// returns how many changed. (The caller checks the transitions first.)
     UpdateFindings {
@@ -487,6 +490,8 @@ pub trait Store: Send + Sync + 'static {
     async fn campaigns(&self) -> Result<Vec<Campaign>, StoreError>;
     /// A campaign's range snapshot, in network order.
     async fn campaign_ranges(&self, campaign: i64) -> Result<Vec<SnapshotRange>, StoreError>;
+    /// Up to `limit` findings waiting for the NOTICE feed (see `Unpublished`).
+    async fn unpublished_findings(&self, limit: usize) -> Result<Unpublished, StoreError>;
     /// The highest finding id used (0: none).
     async fn last_finding_id(&self) -> Result<i64, StoreError>;
     /// Stores routed findings of a campaign in one write: each under its own id, or merged

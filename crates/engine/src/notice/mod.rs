@@ -181,7 +181,6 @@ impl Notice {
                     status: None,
                     after,
                     limit: MAX_PAGE,
-                    unpublished: false,
                 })
                 .await?;
             let Some(last) = page.last().map(|f| f.id) else {
@@ -384,7 +383,6 @@ impl Notice {
                 status,
                 after,
                 limit: limit.clamp(1, MAX_PAGE),
-                unpublished: false,
             })
             .await?)
     }
@@ -427,7 +425,6 @@ impl Notice {
                         status: None,
                         after,
                         limit: MAX_PAGE,
-                        unpublished: false,
                     })
                     .await?;
                 let Some(end) = page.last().map(|f| f.id) else {
@@ -515,17 +512,8 @@ impl Notice {
         admin: &Principal,
         limit: usize,
     ) -> Result<usize, Error> {
-        let page = self
-            .store
-            .findings(&FindingQuery {
-                org: None,
-                campaign: None,
-                status: None,
-                after: 0,
-                limit,
-                unpublished: true,
-            })
-            .await?;
+        let waiting = self.store.unpublished_findings(limit).await?;
+        let page = waiting.findings;
         if page.is_empty() {
             return Ok(0);
         }
@@ -559,7 +547,10 @@ impl Notice {
         let done: Vec<(i64, u32)> = page.iter().map(|f| (f.id, f.version)).collect();
         self.store
             .apply(
-                Change::MarkPublished(done),
+                Change::MarkPublished {
+                    through: waiting.through,
+                    done,
+                },
                 AuditEntry::by(admin, "notice.publish")
                     .feed(relay_core::catalogue::NOTICE_FEED)
                     .count(status.success_count as usize),

@@ -41,15 +41,18 @@ CREATE TABLE findings (
     status         TEXT NOT NULL DEFAULT 'new',
     status_at      INTEGER,
     status_note    TEXT,
-    -- Bumped by every merge and status change; `published` is the version last published to
-    -- the member's notifications (the NOTICE feed).
-    version        INTEGER NOT NULL DEFAULT 1,
-    published      INTEGER NOT NULL DEFAULT 0
+    -- Bumped by every merge and status change.
+    version        INTEGER NOT NULL DEFAULT 1
 );
+-- Two indexes only: each costs every one of millions of inserts an upload makes. Reports
+-- (counts by first_observed) scan a member's findings, or all of them.
 CREATE INDEX findings_org ON findings(org, id);
-CREATE INDEX findings_unpublished ON findings(id) WHERE published < version;
 CREATE INDEX findings_campaign ON findings(campaign, id);
-CREATE INDEX findings_observed ON findings(first_observed);
+
+-- Publication to the NOTICE feed: findings above `notice_published_through` are new to it;
+-- a finding that changed after it was published waits here.
+CREATE TABLE notice_queue (id INTEGER PRIMARY KEY);
+INSERT INTO meta (key, value) VALUES ('notice_published_through', 0);
 
 CREATE TABLE finding_uploads (
     id        INTEGER PRIMARY KEY,

@@ -333,7 +333,9 @@ pub fn apply(conn: &Connection, change: Change, entry: &AuditEntry) -> Result<i6
         } => super::exports::add_asset(conn, &org, kind, &value, (valid_from, valid_until))?,
         Change::CreateCampaign(c) => super::notice::create_campaign(conn, &c)?,
         Change::RecordUpload(u) => super::notice::record_upload(conn, &u)?,
-        Change::MarkPublished(p) => super::notice::mark_published(conn, &p)?,
+        Change::MarkPublished { through, done } => {
+            super::notice::mark_published(conn, through, &done)?
+        }
         Change::UpdateFindings { org, updates, at } => {
             super::notice::update_findings(conn, org, &updates, at)?
         }

@@ -33,7 +33,7 @@ use relay_core::exchange::{
 };
 use relay_core::notice::{
     Campaign, Finding, FindingCount, FindingQuery, FindingsAdded, RoutedFinding, SnapshotRange,
-    UploadRecord,
+    Unpublished, UploadRecord,
 };
 use relay_core::policy::Visibility;
 use relay_core::principal::{Principal, UserInfo};
@@ -577,6 +577,11 @@ impl Store for SqliteStore {
 
     async fn campaign_ranges(&self, campaign: i64) -> Result<Vec<SnapshotRange>, StoreError> {
         self.read(move |conn| notice::campaign_ranges(conn, campaign))
+            .await
+    }
+
+    async fn unpublished_findings(&self, limit: usize) -> Result<Unpublished, StoreError> {
+        self.read(move |conn| notice::unpublished(conn, limit))
             .await
     }
 

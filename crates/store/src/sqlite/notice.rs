@@ -3,7 +3,7 @@
 
 use relay_core::notice::{
     Campaign, CampaignKind, Finding, FindingCount, FindingQuery, FindingStatus, FindingsAdded,
-    NewCampaign, RoutedFinding, SnapshotRange, StatusUpdate, UploadRecord,
+    NewCampaign, RoutedFinding, SnapshotRange, StatusUpdate, Unpublished, UploadRecord,
 };
 use relay_core::store::StoreError;
 use rusqlite::types::Value as SqlValue;
@@ -159,6 +159,7 @@ pub fn add_findings(
                 ])
                 .map_err(internal)?;
             if merged == 1 {
+                enqueue(conn, target)?;
                 out.merged += 1;
                 continue;
             }
@@ -174,17 +175,41 @@ pub fn add_findings(
     Ok(out)
 }
 
+/// The columns `finding_row` reads, joined with the campaign's and organisation's names.
+const SELECT_FINDING: &str =
+    "SELECT f.id, c.name, f.org, o.name, f.prefix, f.ip, f.port, f.protocol,
+        f.finding, f.first_observed, f.last_observed, f.times_seen, f.detail, f.status,
+        f.status_at, f.status_note, f.version
+   FROM findings f JOIN campaigns c ON c.id = f.campaign JOIN orgs o ON o.id = f.org";
+
+fn finding_row(r: &rusqlite::Row<'_>) -> Result<Finding, StoreError> {
+    let status: String = r.get(13).map_err(internal)?;
+    Ok(Finding {
+        id: r.get(0).map_err(internal)?,
+        campaign: r.get(1).map_err(internal)?,
+        org: r.get(2).map_err(internal)?,
+        org_name: r.get(3).map_err(internal)?,
+        prefix: r.get(4).map_err(internal)?,
+        ip: r.get(5).map_err(internal)?,
+        port: r.get(6).map_err(internal)?,
+        protocol: r.get(7).map_err(internal)?,
+        finding: r.get(8).map_err(internal)?,
+        first_observed: Timestamp::from_micros(r.get(9).map_err(internal)?),
+        last_observed: Timestamp::from_micros(r.get(10).map_err(internal)?),
+        times_seen: r.get(11).map_err(internal)?,
+        detail: r.get(12).map_err(internal)?,
+        status: FindingStatus::parse(&status).map_err(corrupt)?,
+        status_at: r
+            .get::<_, Option<i64>>(14)
+            .map_err(internal)?
+            .map(Timestamp::from_micros),
+        status_note: r.get(15).map_err(internal)?,
+        version: r.get(16).map_err(internal)?,
+    })
+}
+
 pub fn findings(conn: &Connection, q: &FindingQuery) -> Result<Vec<Finding>, StoreError> {
-    let mut sql = String::from(
-        "SELECT f.id, c.name, f.org, o.name, f.prefix, f.ip, f.port, f.protocol, f.finding,
-                f.first_observed, f.last_observed, f.times_seen, f.detail, f.status,
-                f.status_at, f.status_note, f.version
-           FROM findings f JOIN campaigns c ON c.id = f.campaign JOIN orgs o ON o.id = f.org
-          WHERE f.id > ?",
-    );
-    if q.unpublished {
-        sql.push_str(" AND f.published < f.version");
-    }
+    let mut sql = format!("{SELECT_FINDING} WHERE f.id > ?");
     let mut args = vec![SqlValue::Integer(q.after)];
     if let Some(org) = q.org {
         sql.push_str(" AND f.org = ?");
@@ -206,29 +231,7 @@ pub fn findings(conn: &Connection, q: &FindingQuery) -> Result<Vec<Finding>, Sto
     let mut rows = stmt.query(params_from_iter(args)).map_err(internal)?;
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(internal)? {
-        let status: String = r.get(13).map_err(internal)?;
-        out.push(Finding {
-            id: r.get(0).map_err(internal)?,
-            campaign: r.get(1).map_err(internal)?,
-            org: r.get(2).map_err(internal)?,
-            org_name: r.get(3).map_err(internal)?,
-            prefix: r.get(4).map_err(internal)?,
-            ip: r.get(5).map_err(internal)?,
-            port: r.get(6).map_err(internal)?,
-            protocol: r.get(7).map_err(internal)?,
-            finding: r.get(8).map_err(internal)?,
-            first_observed: Timestamp::from_micros(r.get(9).map_err(internal)?),
-            last_observed: Timestamp::from_micros(r.get(10).map_err(internal)?),
-            times_seen: r.get(11).map_err(internal)?,
-            detail: r.get(12).map_err(internal)?,
-            status: FindingStatus::parse(&status).map_err(corrupt)?,
-            status_at: r
-                .get::<_, Option<i64>>(14)
-                .map_err(internal)?
-                .map(Timestamp::from_micros),
-            status_note: r.get(15).map_err(internal)?,
-            version: r.get(16).map_err(internal)?,
-        });
+        out.push(finding_row(r)?);
     }
     Ok(out)
 }
@@ -248,7 +251,7 @@ pub fn update_findings(
         .map_err(internal)?;
     let mut changed = 0;
     for u in updates {
-        changed += stmt
+        let n = stmt
             .execute(params![
                 u.id,
                 u.status.as_str(),
@@ -257,20 +260,87 @@ pub fn update_findings(
                 org
             ])
             .map_err(internal)?;
+        if n > 0 {
+            enqueue(conn, u.id)?;
+        }
+        changed += n;
     }
     Ok(i64::try_from(changed).unwrap_or(i64::MAX))
 }
 
-/// Records what was published: each finding's version, unless it changed again meanwhile.
-pub fn mark_published(conn: &Connection, published: &[(i64, u32)]) -> Result<i64, StoreError> {
-    let mut stmt = conn
-        .prepare_cached("UPDATE findings SET published = ?2 WHERE id = ?1 AND published < ?2")
+/// Records what was published: new findings up to `through`, and each of `done` at its
+/// version (dequeued unless it changed again meanwhile).
+pub fn mark_published(
+    conn: &Connection,
+    through: i64,
+    done: &[(i64, u32)],
+) -> Result<i64, StoreError> {
+    conn.execute(
+        "UPDATE meta SET value = max(CAST(value AS INTEGER), ?1)
+          WHERE key = 'notice_published_through'",
+        params![through],
+    )
+    .map_err(internal)?;
+    let mut dequeue = conn
+        .prepare_cached(
+            "DELETE FROM notice_queue
+              WHERE id = ?1 AND (SELECT version FROM findings WHERE id = ?1) <= ?2",
+        )
         .map_err(internal)?;
-    let mut n = 0;
-    for (id, version) in published {
-        n += stmt.execute(params![id, version]).map_err(internal)?;
+    for (id, version) in done {
+        dequeue.execute(params![id, version]).map_err(internal)?;
     }
-    Ok(i64::try_from(n).unwrap_or(i64::MAX))
+    Ok(i64::try_from(done.len()).unwrap_or(i64::MAX))
+}
+
+/// A finding changed after it was inserted: it waits to be published again.
+fn enqueue(conn: &Connection, id: i64) -> Result<(), StoreError> {
+    // OR IGNORE on one row: no statement journal.
+    conn.prepare_cached("INSERT OR IGNORE INTO notice_queue (id) VALUES (?1)")
+        .map_err(internal)?
+        .execute(params![id])
+        .map_err(internal)?;
+    Ok(())
+}
+
+/// Findings waiting for the NOTICE feed: queued (changed) ones first, then new ones.
+pub fn unpublished(conn: &Connection, limit: usize) -> Result<Unpublished, StoreError> {
+    let through: i64 = conn
+        .prepare_cached(
+            "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'notice_published_through'",
+        )
+        .map_err(internal)?
+        .query_row([], |r| r.get(0))
+        .map_err(internal)?;
+    let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut out = Unpublished {
+        findings: Vec::new(),
+        through,
+    };
+    {
+        let sql = format!(
+            "{SELECT_FINDING} WHERE f.id IN (SELECT id FROM notice_queue ORDER BY id LIMIT ?1)
+              AND f.id <= ?2 ORDER BY f.id"
+        );
+        let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
+        let mut rows = stmt.query(params![limit_sql, through]).map_err(internal)?;
+        while let Some(r) = rows.next().map_err(internal)? {
+            out.findings.push(finding_row(r)?);
+        }
+    }
+    let room = limit.saturating_sub(out.findings.len());
+    if room > 0 {
+        let sql = format!("{SELECT_FINDING} WHERE f.id > ?1 ORDER BY f.id LIMIT ?2");
+        let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
+        let room = i64::try_from(room).unwrap_or(i64::MAX);
+        let mut rows = stmt.query(params![through, room]).map_err(internal)?;
+        while let Some(r) = rows.next().map_err(internal)? {
+            let f = finding_row(r)?;
+            out.through = out.through.max(f.id);
+            out.findings.push(f);
+        }
+    }
+    Ok(out)
 }
 
 pub fn finding_counts(

@@ -1705,7 +1705,6 @@ pub async fn campaigns_and_findings(store: Arc<dyn Store>) {
                     status,
                     after: 0,
                     limit: 100,
-                    unpublished: false,
                 })
                 .await
                 .unwrap()
@@ -1728,37 +1727,41 @@ pub async fn campaigns_and_findings(store: Arc<dyn Store>) {
             status: None,
             after: 2,
             limit: 1,
-            unpublished: false,
         })
         .await
         .unwrap();
     assert_eq!(paged.iter().map(|f| f.id).collect::<Vec<_>>(), [3]);
 
-    // Publication: every finding waits until its current version is marked published.
-    let unpublished = || {
-        let store = store.clone();
-        async move {
-            store
-                .findings(&FindingQuery {
-                    org: None,
-                    campaign: None,
-                    status: None,
-                    after: 0,
-                    limit: 100,
-                    unpublished: true,
-                })
-                .await
-                .unwrap()
-        }
-    };
-    let waiting = unpublished().await;
-    assert_eq!(waiting.len(), 4);
-    assert_eq!(waiting[0].version, 2, "the merge made a second version");
-    let versions: Vec<(i64, u32)> = waiting.iter().map(|f| (f.id, f.version)).collect();
+    // Publication: new findings wait beyond the cursor; a finding changed after it was
+    // published waits in the queue, until its current version is marked published.
+    let waiting = store.unpublished_findings(100).await.unwrap();
+    assert_eq!(waiting.findings.len(), 4);
+    assert_eq!(waiting.through, 5);
+    assert_eq!(
+        waiting.findings[0].version, 2,
+        "the merge made a second version"
+    );
+    let first = store.unpublished_findings(2).await.unwrap();
+    assert_eq!(
+        first.findings.iter().map(|f| f.id).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert_eq!(first.through, 2);
+    let done: Vec<(i64, u32)> = waiting.findings.iter().map(|f| (f.id, f.version)).collect();
     store
-        .apply(Change::MarkPublished(versions), entry("notice.publish"))
+        .apply(
+            Change::MarkPublished {
+                through: waiting.through,
+                done,
+            },
+            entry("notice.publish"),
+        )
         .await
         .unwrap();
+    let unpublished = || {
+        let store = store.clone();
+        async move { store.unpublished_findings(100).await.unwrap().findings }
+    };
     assert!(unpublished().await.is_empty());
 
     // Status: scoped to an organisation, others' ids untouched.
