@@ -825,6 +825,8 @@ fn read_and_route(
         errors: Vec::new(),
     };
     let mut batch = Vec::with_capacity(BATCH);
+    // Each network's text, formatted once rather than once a finding.
+    let mut prefix_names: HashMap<IpNet, String> = HashMap::new();
     let mut take = |item: upload::Item, batch: &mut Vec<RoutedFinding>| {
         tally.lines += 1;
         match item {
@@ -845,7 +847,10 @@ fn read_and_route(
                         id,
                         merge_into,
                         org,
-                        prefix: prefix.to_string(),
+                        prefix: prefix_names
+                            .entry(prefix)
+                            .or_insert_with(|| prefix.to_string())
+                            .clone(),
                         ip,
                         port: f.port,
                         protocol: f.protocol,
