@@ -192,6 +192,8 @@ pub struct FindingQuery {
     /// Findings with an id above this one.
     pub after: i64,
     pub limit: usize,
+    /// Only these findings (empty: any).
+    pub ids: Vec<i64>,
 }
 
 /// Findings waiting to be published to the NOTICE feed: changed ones first, then new ones.

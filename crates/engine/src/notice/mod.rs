@@ -181,6 +181,7 @@ impl Notice {
                     status: None,
                     after,
                     limit: MAX_PAGE,
+                    ids: Vec::new(),
                 })
                 .await?;
             let Some(last) = page.last().map(|f| f.id) else {
@@ -383,6 +384,7 @@ impl Notice {
                 status,
                 after,
                 limit: limit.clamp(1, MAX_PAGE),
+                ids: Vec::new(),
             })
             .await?)
     }
@@ -412,31 +414,21 @@ impl Notice {
             return Err(Error::Invalid("an id appears twice in one update".into()));
         }
         // The current state of each finding named, read in id order pages.
+        // The current state of each finding named (of the caller's organisation only).
         let mut current = std::collections::HashMap::new();
-        for chunk in ids.chunks(MAX_PAGE) {
-            let mut after = chunk[0] - 1;
-            let last = chunk[chunk.len() - 1];
-            while after < last {
-                let page = self
-                    .store
-                    .findings(&FindingQuery {
-                        org,
-                        campaign: None,
-                        status: None,
-                        after,
-                        limit: MAX_PAGE,
-                    })
-                    .await?;
-                let Some(end) = page.last().map(|f| f.id) else {
-                    break;
-                };
-                for f in page {
-                    if f.id <= last {
-                        current.insert(f.id, f.status);
-                    }
-                }
-                after = end;
-            }
+        for chunk in ids.chunks(500) {
+            let page = self
+                .store
+                .findings(&FindingQuery {
+                    org,
+                    campaign: None,
+                    status: None,
+                    after: 0,
+                    limit: chunk.len(),
+                    ids: chunk.to_vec(),
+                })
+                .await?;
+            current.extend(page.into_iter().map(|f| (f.id, f.status)));
         }
         let mut problems = Vec::new();
         for u in &updates {

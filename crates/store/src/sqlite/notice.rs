@@ -223,6 +223,14 @@ pub fn findings(conn: &Connection, q: &FindingQuery) -> Result<Vec<Finding>, Sto
         sql.push_str(" AND f.status = ?");
         args.push(SqlValue::Text(s.as_str().into()));
     }
+    if !q.ids.is_empty() {
+        sql.push_str(" AND f.id IN (");
+        for (i, id) in q.ids.iter().enumerate() {
+            sql.push_str(if i == 0 { "?" } else { ", ?" });
+            args.push(SqlValue::Integer(*id));
+        }
+        sql.push(')');
+    }
     sql.push_str(" ORDER BY f.id LIMIT ?");
     args.push(SqlValue::Integer(
         i64::try_from(q.limit).unwrap_or(i64::MAX),

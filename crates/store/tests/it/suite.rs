@@ -1705,6 +1705,7 @@ pub async fn campaigns_and_findings(store: Arc<dyn Store>) {
                     status,
                     after: 0,
                     limit: 100,
+                    ids: Vec::new(),
                 })
                 .await
                 .unwrap()
@@ -1727,10 +1728,24 @@ pub async fn campaigns_and_findings(store: Arc<dyn Store>) {
             status: None,
             after: 2,
             limit: 1,
+            ids: Vec::new(),
         })
         .await
         .unwrap();
     assert_eq!(paged.iter().map(|f| f.id).collect::<Vec<_>>(), [3]);
+    // By ids, within an organisation: another's id is not there.
+    let named = store
+        .findings(&FindingQuery {
+            org: Some(a),
+            campaign: None,
+            status: None,
+            after: 0,
+            limit: 10,
+            ids: vec![2, 3, 99],
+        })
+        .await
+        .unwrap();
+    assert_eq!(named.iter().map(|f| f.id).collect::<Vec<_>>(), [2]);
 
     // Publication: new findings wait beyond the cursor; a finding changed after it was
     // published waits in the queue, until its current version is marked published.
