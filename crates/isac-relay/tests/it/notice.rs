@@ -125,6 +125,17 @@ async fn findings_reach_the_owner_and_nobody_else() {
     let b = user(&app, "IspB", "b-analyst", "analyst").await;
     let c = user(&app, "CustC", "c-analyst", "analyst").await;
     let scanner = user(&app, "ScanCo", "scanner", "scanner").await;
+    // Only the ISAC appoints scanners: a member's administrator cannot.
+    let a_admin = user(&app, "IspA", "a-admin", "org-admin").await;
+    let (s, v) = json_api(
+        &app,
+        &a_admin,
+        Method::POST,
+        "/api/v1/users",
+        Some(json!({"org": "IspA", "name": "a-scanner", "role": "scanner"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
 
     register(&app, "IspA", "198.18.0.0/15").await;
     // A customer of IspA with its own membership: its /24 is inside IspA's block.

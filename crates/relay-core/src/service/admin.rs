@@ -181,6 +181,11 @@ impl Relay {
                 return Err(forbidden("create ISAC administrators"));
             }
         }
+        // A scanner reads every member's ranges (aggregated) and sends findings to members:
+        // only the ISAC appoints one.
+        if role == Role::Scanner && !who.is_isac_admin() {
+            return Err(forbidden("create scanner accounts"));
+        }
         let password_hash = match password {
             Some(pw) => Some(hash_off_thread(pw).await?),
             None => None,
