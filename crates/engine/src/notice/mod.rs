@@ -293,17 +293,19 @@ impl Notice {
         };
         let mut failure = None;
         while let Some(batch) = rx.recv().await {
-            if failure.is_some() {
-                continue;
-            }
             match self.store.add_findings(c.id, batch).await {
                 Ok(added) => {
                     record.added += added.added as u64;
                     record.merged += added.merged as u64;
                 }
-                Err(e) => failure = Some(e),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
             }
         }
+        // Closing the channel stops the reader at its next batch.
+        drop(rx);
         let read = reader
             .await
             .map_err(|e| Error::Unavailable(format!("the upload stopped: {e}")))??;

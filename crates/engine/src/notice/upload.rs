@@ -165,6 +165,8 @@ pub struct CsvFindings<R: BufRead> {
     /// Where each of `COLUMNS` sits in a record.
     columns: [Option<usize>; 6],
     started: bool,
+    /// Reading failed: nothing more comes.
+    stopped: bool,
 }
 
 impl<R: BufRead> CsvFindings<R> {
@@ -178,6 +180,7 @@ impl<R: BufRead> CsvFindings<R> {
             record: csv::StringRecord::new(),
             columns: [Some(0), Some(1), Some(2), Some(3), Some(4), Some(5)],
             started: false,
+            stopped: false,
         }
     }
 
@@ -209,6 +212,9 @@ impl<R: BufRead> Iterator for CsvFindings<R> {
     type Item = Item;
 
     fn next(&mut self) -> Option<Item> {
+        if self.stopped {
+            return None;
+        }
         loop {
             let line = self.reader.position().line();
             match self.reader.read_record(&mut self.record) {
@@ -217,6 +223,7 @@ impl<R: BufRead> Iterator for CsvFindings<R> {
                     let line = e.position().map_or(line, |p| p.line());
                     // An I/O error ends the stream; a malformed record is skipped.
                     if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                        self.stopped = true;
                         return Some(Err(LineError {
                             line,
                             reason: format!("reading stopped: {e}"),
@@ -257,6 +264,7 @@ pub struct JsonFindings<R: BufRead> {
     input: R,
     line: u64,
     buf: String,
+    stopped: bool,
 }
 
 impl<R: BufRead> JsonFindings<R> {
@@ -265,6 +273,7 @@ impl<R: BufRead> JsonFindings<R> {
             input,
             line: 0,
             buf: String::new(),
+            stopped: false,
         }
     }
 }
@@ -296,6 +305,9 @@ impl<R: BufRead> Iterator for JsonFindings<R> {
     type Item = Item;
 
     fn next(&mut self) -> Option<Item> {
+        if self.stopped {
+            return None;
+        }
         loop {
             self.buf.clear();
             self.line += 1;
@@ -304,6 +316,7 @@ impl<R: BufRead> Iterator for JsonFindings<R> {
                 Ok(0) => return None,
                 Ok(_) => {}
                 Err(e) => {
+                    self.stopped = true;
                     return Some(Err(LineError {
                         line,
                         reason: format!("reading stopped: {e}"),
@@ -499,6 +512,41 @@ mod tests {
             CsvFindings::new("finding,observed_at,ip\nweb,2026-01-01,192.0.2.10\n".as_bytes())
                 .collect();
         assert_eq!(reordered[0].as_ref().unwrap().ip.to_string(), "192.0.2.10");
+    }
+
+    /// Yields its text, then fails forever (a client that went away).
+    struct Broken(&'static [u8]);
+    impl std::io::Read for Broken {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(std::io::Error::other("connection reset"));
+            }
+            let n = self.0.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_failing_input_ends_the_stream() {
+        let csv: Vec<Item> = CsvFindings::new(std::io::BufReader::new(Broken(
+            b"192.0.2.1,23,tcp,x,2026-11-20\n",
+        )))
+        .take(10)
+        .collect();
+        assert_eq!(csv.len(), 2, "{csv:?}");
+        assert!(
+            csv[1]
+                .as_ref()
+                .unwrap_err()
+                .reason
+                .contains("reading stopped")
+        );
+        let json: Vec<Item> = JsonFindings::new(std::io::BufReader::new(Broken(b"")))
+            .take(10)
+            .collect();
+        assert_eq!(json.len(), 1, "{json:?}");
     }
 
     #[test]
