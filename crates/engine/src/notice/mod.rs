@@ -415,7 +415,6 @@ impl Notice {
         if ids.len() != updates.len() {
             return Err(Error::Invalid("an id appears twice in one update".into()));
         }
-        // The current state of each finding named, read in id order pages.
         // The current state of each finding named (of the caller's organisation only).
         let mut current = std::collections::HashMap::new();
         for chunk in ids.chunks(500) {
