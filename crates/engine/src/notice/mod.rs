@@ -594,11 +594,17 @@ impl Notice {
             &self.store.list_groups().await?,
             Timestamp::now(),
         );
-        let resolved = self.resolve_references(&batch).await?;
-        let mut found: Vec<RoutedFinding> = batch
-            .iter()
-            .flat_map(|o| routing.findings(o, &resolved))
-            .collect();
+        // With no network registered, nothing can be routed: the objects are not even read
+        // (they compete with ingest for the same cores).
+        let mut found: Vec<RoutedFinding> = if routing.routes_nothing() {
+            Vec::new()
+        } else {
+            let resolved = self.resolve_references(&batch).await?;
+            batch
+                .iter()
+                .flat_map(|o| routing.findings(o, &resolved))
+                .collect()
+        };
         if !found.is_empty() {
             let _one_at_a_time = self.uploading.lock().await;
             let mut next = self.store.last_finding_id().await? + 1;
