@@ -5,3 +5,16 @@
 pub mod export;
 pub mod netmap;
 pub mod notice;
+
+use relay_core::{Error, Principal, policy};
+
+/// Refuses anyone but a read-write ISAC administrator: `what` names what is theirs.
+pub(crate) fn require_admin(who: &Principal, what: &str) -> Result<(), Error> {
+    if policy::can_administer(who) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!(
+            "{what} is for the ISAC administrators"
+        )))
+    }
+}

@@ -51,6 +51,17 @@ impl<T> NetMap<T> {
         }
     }
 
+    /// The network's value, inserted as `T::default()` when it is not registered yet.
+    pub fn entry_or_default(&mut self, net: IpNet) -> &mut T
+    where
+        T: Default,
+    {
+        match net.trunc() {
+            IpNet::V4(n) => self.v4.entry(n).or_default(),
+            IpNet::V6(n) => self.v6.entry(n).or_default(),
+        }
+    }
+
     /// The most specific registered network that holds `net` whole (an address is its /32 or
     /// /128), with its value.
     pub fn longest_match(&self, net: &IpNet) -> Option<(IpNet, &T)> {

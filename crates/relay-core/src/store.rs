@@ -488,6 +488,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every campaign, oldest first.
     async fn campaigns(&self) -> Result<Vec<Campaign>, StoreError>;
+    /// One campaign, by name.
+    async fn campaign(&self, name: &str) -> Result<Option<Campaign>, StoreError>;
     /// A campaign's range snapshot, in network order.
     async fn campaign_ranges(&self, campaign: i64) -> Result<Vec<SnapshotRange>, StoreError>;
     /// Up to `limit` findings waiting for the NOTICE feed (see `Unpublished`).

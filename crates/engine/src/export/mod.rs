@@ -793,12 +793,12 @@ impl Exports {
 
     /// The allowlist (the ISAC administrator's).
     pub async fn allowlist(&self, who: &Principal) -> Result<Vec<AllowEntry>, Error> {
-        require_admin(who)?;
+        crate::require_admin(who, "the allowlist")?;
         Ok(self.store.list_allowlist().await?)
     }
 
     pub async fn allow(&self, who: &Principal, value: &str, reason: &str) -> Result<i64, Error> {
-        require_admin(who)?;
+        crate::require_admin(who, "the allowlist")?;
         let (kind, value) = asset(value, true)?;
         if reason.trim().is_empty() {
             return Err(Error::Invalid("say why the value is allowlisted".into()));
@@ -817,7 +817,7 @@ impl Exports {
     }
 
     pub async fn disallow(&self, who: &Principal, id: i64) -> Result<(), Error> {
-        require_admin(who)?;
+        crate::require_admin(who, "the allowlist")?;
         self.store
             .apply(
                 Change::RemoveAllowlist { id },
@@ -920,16 +920,6 @@ fn asset_name(kind: AssetKind) -> &'static str {
         AssetKind::Url => "URL",
         AssetKind::Hash => "hash",
         AssetKind::Asn => "AS number",
-    }
-}
-
-fn require_admin(who: &Principal) -> Result<(), Error> {
-    if policy::can_administer(who) {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(
-            "the allowlist is kept by the ISAC administrators".into(),
-        ))
     }
 }
 

@@ -24,7 +24,7 @@ use relay_core::notice::{
     Campaign, CampaignKind, Finding, FindingQuery, FindingStatus, NewCampaign, RoutedFinding,
     StatusUpdate, UploadRecord,
 };
-use relay_core::{AuditEntry, Change, Error, Principal, Role, Store, policy};
+use relay_core::{AuditEntry, Change, Error, Principal, Role, Store};
 use stix::Timestamp;
 use tokio::sync::mpsc;
 
@@ -88,16 +88,6 @@ fn digest(ip: &str, port: u16, protocol: &str, finding: &str) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
     (ip, port, protocol, finding).hash(&mut h);
     h.finish()
-}
-
-fn require_admin(who: &Principal, what: &str) -> Result<(), Error> {
-    if policy::can_administer(who) {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(format!(
-            "{what} is for the ISAC administrators"
-        )))
-    }
 }
 
 /// The ISAC administrator, or a scanner (for what scanners do).
@@ -201,7 +191,7 @@ impl Notice {
         kind: CampaignKind,
         schedule: Option<String>,
     ) -> Result<Campaign, Error> {
-        require_admin(who, "creating campaigns")?;
+        crate::require_admin(who, "creating campaigns")?;
         valid_name(name)?;
         self.store
             .apply(
@@ -225,10 +215,8 @@ impl Notice {
 
     pub async fn campaign(&self, name: &str) -> Result<Campaign, Error> {
         self.store
-            .campaigns()
+            .campaign(name)
             .await?
-            .into_iter()
-            .find(|c| c.name == name)
             .ok_or_else(|| Error::NotFound(format!("no campaign '{name}'")))
     }
 
@@ -336,7 +324,7 @@ impl Notice {
     }
 
     pub async fn uploads(&self, who: &Principal, name: &str) -> Result<Vec<UploadRecord>, Error> {
-        require_admin(who, "upload records")?;
+        crate::require_admin(who, "upload records")?;
         let c = self.campaign(name).await?;
         Ok(self.store.uploads(c.id).await?)
     }
@@ -583,28 +571,38 @@ impl Notice {
                 })
             }
         };
+        let now = Timestamp::now();
+        let assets = self.store.org_assets(None).await?;
+        if !assets
+            .iter()
+            .any(|a| a.kind == AssetKind::Cidr && a.holds_at(now))
+        {
+            // No network registered: nothing can be routed, so the cursor moves past what is
+            // there without reading it (those objects would compete with ingest for the cores).
+            if let Some(last) = self.store.last_added().await?
+                && last > st.cursor
+            {
+                self.store.set_campaign_cursor(st.campaign, last).await?;
+                st.cursor = last;
+            }
+            return Ok(0);
+        }
         let batch = self.store.committed_since(st.cursor, limit).await?;
         let Some(last) = batch.last().map(|o| o.date_added) else {
             return Ok(0);
         };
         let routing = shared::SharedRouting::new(
-            &self.store.org_assets(None).await?,
+            &assets,
             self.store.list_feeds().await?,
             &self.store.list_orgs().await?,
             &self.store.list_groups().await?,
-            Timestamp::now(),
+            now,
         );
-        // With no network registered, nothing can be routed: the objects are not even read
-        // (they compete with ingest for the same cores).
-        let mut found: Vec<RoutedFinding> = if routing.routes_nothing() {
-            Vec::new()
-        } else {
-            let resolved = self.resolve_references(&batch).await?;
-            batch
-                .iter()
-                .flat_map(|o| routing.findings(o, &resolved))
-                .collect()
-        };
+        let resolved = self.resolve_references(&batch).await?;
+        let mut found: Vec<RoutedFinding> = batch
+            .iter()
+            .flat_map(|o| routing.findings(o, &resolved))
+            .collect();
         if !found.is_empty() {
             let _one_at_a_time = self.uploading.lock().await;
             let mut next = self.store.last_finding_id().await? + 1;
@@ -691,7 +689,7 @@ impl Notice {
 
     /// Networks claimed by more than one organisation (ISAC administrators).
     pub async fn overlaps(&self, who: &Principal) -> Result<Vec<Overlap>, Error> {
-        require_admin(who, "the overlap report")?;
+        crate::require_admin(who, "the overlap report")?;
         let now = Timestamp::now();
         let mut claims: NetMap<Vec<String>> = NetMap::new();
         for a in self.store.org_assets(None).await? {
@@ -701,16 +699,7 @@ impl Notice {
             let Ok(net) = a.value.parse::<IpNet>() else {
                 continue;
             };
-            match claims.get(&net).is_some() {
-                true => {
-                    let mut owners = claims.get(&net).cloned().unwrap_or_default();
-                    owners.push(a.org_name.clone());
-                    claims.insert(net, owners);
-                }
-                false => {
-                    claims.insert(net, vec![a.org_name.clone()]);
-                }
-            }
+            claims.entry_or_default(net).push(a.org_name);
         }
         let mut out = Vec::new();
         for (net, owners) in claims.iter() {

@@ -37,11 +37,10 @@ impl Router {
             let Ok(net) = r.net.parse::<IpNet>() else {
                 continue;
             };
-            let mut owners = nets.get(&net).cloned().unwrap_or_default();
+            let owners = nets.entry_or_default(net);
             if !owners.contains(&r.org) {
                 owners.push(r.org);
             }
-            nets.insert(net, owners);
         }
         Router { nets }
     }

@@ -129,11 +129,6 @@ impl SharedRouting {
         }
     }
 
-    /// Whether no network is registered (so no object can notify anyone).
-    pub fn routes_nothing(&self) -> bool {
-        self.router.is_empty()
-    }
-
     /// The findings one committed object gives, without ids; `resolved` holds the objects it
     /// refers to (see `references`).
     pub fn findings(

@@ -5,7 +5,7 @@
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use engine::notice::{self, ResultFormat};
@@ -361,5 +361,5 @@ async fn overlaps(State(s): State<AppState>, Caller(who): Caller) -> Result<Resp
             other_org: o.other_org,
         })
         .collect();
-    Ok((StatusCode::OK, ok(&serde_json::json!({ "overlaps": list }))).into_response())
+    Ok(ok(&serde_json::json!({ "overlaps": list })))
 }

@@ -18,7 +18,17 @@ struct Op {
     response: Option<Value>,
     /// Query parameters: name, description.
     query: &'static [(&'static str, &'static str)],
+    /// The request's media types, each with whether it carries the `request` schema (else a
+    /// plain string); empty: JSON only.
+    request_media: &'static [(&'static str, bool)],
+    /// A success body that is not JSON: its description and media types (a plain string).
+    text: Option<(&'static str, &'static [&'static str])>,
+    /// Whether If-None-Match can answer 304.
+    not_modified: bool,
 }
+
+const PLAIN: &[&str] = &["text/plain"];
+const STIX: &str = "application/stix+json;version=2.1";
 
 fn r(name: &str) -> Value {
     json!({"$ref": format!("#/components/schemas/{name}")})
@@ -38,6 +48,9 @@ fn ops() -> Vec<Op> {
         status,
         response,
         query: &[],
+        request_media: &[],
+        text: None,
+        not_modified: false,
     };
     vec![
         op(
@@ -211,15 +224,18 @@ fn ops() -> Vec<Op> {
             200,
             Some(r("Feed")),
         ),
-        op(
-            "get",
-            "/api/v1/feeds/{feed}/events",
-            "push",
-            "Server-Sent Events: the feed's new and changed objects as they are committed (Default: every feed the caller reads), through the caller's profile. Each event is 'object' with id (send it back as Last-Event-ID to resume) and data {feed, date_added, object}.",
-            None,
-            200,
-            None,
-        ),
+        Op {
+            text: Some(("An event stream that stays open.", &["text/event-stream"])),
+            ..op(
+                "get",
+                "/api/v1/feeds/{feed}/events",
+                "push",
+                "Server-Sent Events: the feed's new and changed objects as they are committed (Default: every feed the caller reads), through the caller's profile. Each event is 'object' with id (send it back as Last-Event-ID to resume) and data {feed, date_added, object}.",
+                None,
+                200,
+                None,
+            )
+        },
         op(
             "get",
             "/api/v1/routing-rules",
@@ -383,6 +399,7 @@ fn ops() -> Vec<Op> {
                 ),
                 ("limit", "Entries per page, at most 10000 (default 1000)."),
             ],
+            text: Some(("One JSON object per line.", &["application/x-ndjson"])),
             ..op(
                 "get",
                 "/api/v1/audit",
@@ -417,6 +434,11 @@ fn ops() -> Vec<Op> {
         },
         Op {
             query: EXPORT_PARAMS,
+            text: Some((
+                "The list, streamed; text/plain for all but csv and stix.",
+                &["text/plain", "text/csv", STIX],
+            )),
+            not_modified: true,
             ..op(
                 "get",
                 "/api/v1/exports/{format}",
@@ -448,6 +470,11 @@ fn ops() -> Vec<Op> {
                     "When the list stops counting: a duration (30d, 12h, 90m) or an RFC 3339 time; default 30d, at most a year.",
                 ),
                 ("tlp", "The list's TLP (default: the feed's)."),
+            ],
+            request_media: &[
+                ("text/plain", true),
+                ("text/csv", true),
+                ("application/json", true),
             ],
             ..op(
                 "put",
@@ -549,20 +576,28 @@ fn ops() -> Vec<Op> {
             201,
             Some(r("Campaign")),
         ),
-        op(
-            "get",
-            "/api/v1/campaigns/{name}/ranges",
-            "notice",
-            "The campaign's networks as the fewest CIDRs, one a line, without owners (scanners and the ISAC administrator).",
-            None,
-            200,
-            None,
-        ),
+        Op {
+            text: Some(("One CIDR a line.", PLAIN)),
+            ..op(
+                "get",
+                "/api/v1/campaigns/{name}/ranges",
+                "notice",
+                "The campaign's networks as the fewest CIDRs, one a line, without owners (scanners and the ISAC administrator).",
+                None,
+                200,
+                None,
+            )
+        },
         Op {
             query: &[(
                 "format",
                 "csv, jsonl or stix (default: the Content-Type, else the first bytes).",
             )],
+            request_media: &[
+                ("text/csv", true),
+                ("application/x-ndjson", true),
+                (STIX, true),
+            ],
             ..op(
                 "post",
                 "/api/v1/campaigns/{name}/results",
@@ -613,15 +648,18 @@ fn ops() -> Vec<Op> {
                 Some(r("Findings")),
             )
         },
-        op(
-            "post",
-            "/api/v1/findings/status",
-            "notice",
-            "Move findings through their lifecycle: a JSON array of {id, status, note}, or CSV id,status[,note]; all or nothing.",
-            Some("StatusUpdates"),
-            200,
-            Some(r("Changed")),
-        ),
+        Op {
+            request_media: &[("application/json", true), ("text/csv", false)],
+            ..op(
+                "post",
+                "/api/v1/findings/status",
+                "notice",
+                "Move findings through their lifecycle: a JSON array of {id, status, note}, or CSV id,status[,note]; all or nothing.",
+                Some("StatusUpdates"),
+                200,
+                Some(r("Changed")),
+            )
+        },
         Op {
             query: &[
                 ("month", "YYYY-MM (required)."),
@@ -834,25 +872,19 @@ pub fn document() -> Value {
         params.extend(op.query.iter().map(|(name, description)| {
             json!({"name": name, "in": "query", "required": *name == "q", "description": description, "schema": {"type": "string"}})
         }));
-        let success = match (&op.response, op.path) {
+        let string = json!({"schema": {"type": "string"}});
+        let success = match (&op.response, op.text) {
             (Some(schema), _) => {
                 json!({"description": "Success.", "content": {"application/json": {"schema": schema}}})
             }
-            (None, "/api/v1/audit") => {
-                json!({"description": "One JSON object per line.", "content": {"application/x-ndjson": {"schema": {"type": "string"}}}})
+            (None, Some((description, media))) => {
+                let content: Map<String, Value> = media
+                    .iter()
+                    .map(|m| ((*m).to_owned(), string.clone()))
+                    .collect();
+                json!({"description": description, "content": content})
             }
-            (None, "/api/v1/exports/{format}") => {
-                let text = json!({"schema": {"type": "string"}});
-                json!({"description": "The list, streamed; text/plain for all but csv and stix.", "content": {
-                    "text/plain": text, "text/csv": text, "application/stix+json;version=2.1": text}})
-            }
-            (None, "/api/v1/campaigns/{name}/ranges") => {
-                json!({"description": "One CIDR a line.", "content": {"text/plain": {"schema": {"type": "string"}}}})
-            }
-            (None, "/api/v1/feeds/{feed}/events") => {
-                json!({"description": "An event stream that stays open.", "content": {"text/event-stream": {"schema": {"type": "string"}}}})
-            }
-            (None, _) => json!({"description": "Done."}),
+            (None, None) => json!({"description": "Done."}),
         };
         let error = json!({"description": "A TAXII-style error message.", "content": {"application/json": {"schema": r("Error")}}});
         let mut responses = Map::new();
@@ -870,21 +902,25 @@ pub fn document() -> Value {
             operation["parameters"] = Value::Array(params);
         }
         if let Some(req) = op.request {
-            let content = match req {
-                "AppliedUpload" => {
-                    json!({"text/plain": {"schema": r(req)}, "text/csv": {"schema": r(req)}, "application/json": {"schema": r(req)}})
-                }
-                "ResultsUpload" => {
-                    json!({"text/csv": {"schema": r(req)}, "application/x-ndjson": {"schema": r(req)}, "application/stix+json;version=2.1": {"schema": r(req)}})
-                }
-                "StatusUpdates" => {
-                    json!({"application/json": {"schema": r(req)}, "text/csv": {"schema": {"type": "string"}}})
-                }
-                _ => json!({"application/json": {"schema": r(req)}}),
+            let media: &[(&str, bool)] = if op.request_media.is_empty() {
+                &[("application/json", true)]
+            } else {
+                op.request_media
             };
+            let content: Map<String, Value> = media
+                .iter()
+                .map(|(m, schema)| {
+                    let body = if *schema {
+                        json!({"schema": r(req)})
+                    } else {
+                        string.clone()
+                    };
+                    ((*m).to_owned(), body)
+                })
+                .collect();
             operation["requestBody"] = json!({"required": true, "content": content});
         }
-        if op.path == "/api/v1/exports/{format}" {
+        if op.not_modified {
             operation["responses"]["304"] =
                 json!({"description": "Unchanged since the ETag given in If-None-Match."});
         }

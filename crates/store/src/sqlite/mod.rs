@@ -575,6 +575,11 @@ impl Store for SqliteStore {
         self.read(notice::campaigns).await
     }
 
+    async fn campaign(&self, name: &str) -> Result<Option<Campaign>, StoreError> {
+        let name = name.to_owned();
+        self.read(move |conn| notice::campaign(conn, &name)).await
+    }
+
     async fn campaign_ranges(&self, campaign: i64) -> Result<Vec<SnapshotRange>, StoreError> {
         self.read(move |conn| notice::campaign_ranges(conn, campaign))
             .await

@@ -50,15 +50,24 @@ pub fn create_campaign(conn: &Connection, c: &NewCampaign) -> Result<i64, StoreE
 }
 
 pub fn campaigns(conn: &Connection) -> Result<Vec<Campaign>, StoreError> {
+    campaign_rows(conn, None)
+}
+
+pub fn campaign(conn: &Connection, name: &str) -> Result<Option<Campaign>, StoreError> {
+    Ok(campaign_rows(conn, Some(name))?.pop())
+}
+
+/// Every campaign, or the one named.
+fn campaign_rows(conn: &Connection, name: Option<&str>) -> Result<Vec<Campaign>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT c.id, c.name, c.kind, c.schedule, c.created,
                     (SELECT count(*) FROM campaign_ranges r WHERE r.campaign = c.id), c.cursor
-               FROM campaigns c ORDER BY c.id",
+               FROM campaigns c WHERE ?1 IS NULL OR c.name = ?1 ORDER BY c.id",
         )
         .map_err(internal)?;
     let rows = stmt
-        .query_map([], |r| {
+        .query_map(params![name], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,

@@ -1656,6 +1656,11 @@ pub async fn campaigns_and_findings(store: Arc<dyn Store>) {
     let campaigns = store.campaigns().await.unwrap();
     assert_eq!(campaigns.len(), 1);
     assert_eq!((campaigns[0].id, campaigns[0].ranges), (id, 2));
+    assert_eq!(
+        store.campaign("2026-11").await.unwrap().as_ref(),
+        campaigns.first()
+    );
+    assert!(store.campaign("2026-12").await.unwrap().is_none());
     let ranges = store.campaign_ranges(id).await.unwrap();
     let nets: Vec<(&str, i64)> = ranges.iter().map(|r| (r.net.as_str(), r.org)).collect();
     assert_eq!(nets, [("198.18.0.0/16", a), ("198.19.0.0/16", b)]);
