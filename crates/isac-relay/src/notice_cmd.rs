@@ -181,7 +181,6 @@ pub async fn campaign(cmd: CampaignCommand) -> Result<()> {
                 let upload = notice::Upload {
                     input,
                     format,
-                    size: Some(size),
                     progress: Some(Box::new(move |n| progress_bar.set_position(n))),
                 };
                 let record = Notice::new(relay.store()).upload(&me, &name, upload).await;

@@ -4,6 +4,8 @@
 //! Parsing, routing and reports live in the `engine` crate.
 
 use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
 
 use stix::Timestamp;
 
@@ -129,26 +131,68 @@ impl fmt::Display for FindingStatus {
     }
 }
 
-/// A finding routed to its owner, as the writer stores it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoutedFinding {
-    /// The id it takes when stored new (the uploader reserves ids; see `Store::last_finding_id`).
-    pub id: i64,
-    /// A stored finding of the campaign with the same address, port, protocol and kind: this
-    /// one merges into it (when the stored one really has that key; else it is stored new).
-    pub merge_into: Option<i64>,
-    pub org: i64,
-    /// The snapshot network the address matched (the longest).
-    pub prefix: String,
-    /// The address, normalised.
-    pub ip: String,
-    /// 0 when the finding names no port.
-    pub port: u16,
+/// The protocol and kind of a finding (`tcp`, `telnet-login-prompt`): few distinct ones in a
+/// campaign, so findings name them by their index in a table.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FindingKind {
     /// Lower case; empty when none was given.
     pub protocol: String,
     pub finding: String,
+}
+
+/// A finding routed to its owner, not yet stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFinding {
+    /// The address, canonical (an IPv4-mapped IPv6 address is IPv4).
+    pub ip: IpAddr,
+    /// The length of the snapshot network it matched (the longest); the network is the address
+    /// cut to it.
+    pub prefix_len: u8,
+    /// 0 when the finding names no port.
+    pub port: u16,
+    /// Index into its block's `kinds`.
+    pub kind: u32,
+    pub first_observed: Timestamp,
+    pub last_observed: Timestamp,
+    /// More than 1 when the same finding came again before it was stored.
+    pub times_seen: u32,
+    pub detail: Option<String>,
+}
+
+/// New findings of one member in one campaign, under the consecutive ids `first_id ..
+/// first_id + findings.len()`: the unit the store writes (millions of findings are thousands
+/// of writes, not millions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FindingBlock {
+    pub org: i64,
+    pub first_id: i64,
+    /// What each finding's `kind` indexes (may hold kinds none of them uses).
+    pub kinds: Arc<[FindingKind]>,
+    pub findings: Vec<NewFinding>,
+}
+
+/// A stored finding of a campaign seen again (same address, port, protocol and kind): seen
+/// once more, its observation period widened, its detail replaced when this one has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Merge {
+    pub into: i64,
+    /// The organisation `into` belongs to (the store refuses a merge across organisations).
+    pub org: i64,
     pub observed: Timestamp,
     pub detail: Option<String>,
+}
+
+/// What one write of routed findings holds.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FindingsBatch {
+    pub blocks: Vec<FindingBlock>,
+    pub merges: Vec<Merge>,
+}
+
+impl FindingsBatch {
+    pub fn is_empty(&self) -> bool {
+        self.blocks.is_empty() && self.merges.is_empty()
+    }
 }
 
 /// What the writer did with a batch: stored new, or merged into a finding already stored for

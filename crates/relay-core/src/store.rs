@@ -12,7 +12,7 @@ use crate::exchange::{
 };
 use crate::feed::{Feed, FeedSettings, GranteeName};
 use crate::notice::{
-    Campaign, Finding, FindingCount, FindingQuery, FindingsAdded, NewCampaign, RoutedFinding,
+    Campaign, Finding, FindingCount, FindingQuery, FindingsAdded, FindingsBatch, NewCampaign,
     SnapshotRange, StatusUpdate, Unpublished, UploadRecord,
 };
 use crate::org::{NewOrg, Org, TrustGroup};
@@ -496,13 +496,14 @@ pub trait Store: Send + Sync + 'static {
     async fn unpublished_findings(&self, limit: usize) -> Result<Unpublished, StoreError>;
     /// The highest finding id used (0: none).
     async fn last_finding_id(&self) -> Result<i64, StoreError>;
-    /// Stores routed findings of a campaign in one write: each under its own id, or merged
-    /// into the stored finding it names (seen once more, its observation period widened)
-    /// when that one has the same address, port, protocol and kind of finding.
+    /// Stores routed findings of a campaign in one write: new ones in blocks under their
+    /// ids, which must lie above every id stored (else `Conflict`: ids were reserved by
+    /// another writer); merges into the stored findings they name, which must be of this
+    /// campaign and organisation (else `Conflict`, and nothing is stored).
     async fn add_findings(
         &self,
         campaign: i64,
-        findings: Vec<RoutedFinding>,
+        batch: FindingsBatch,
     ) -> Result<FindingsAdded, StoreError>;
     /// A page of findings by id.
     async fn findings(&self, query: &FindingQuery) -> Result<Vec<Finding>, StoreError>;

@@ -3,6 +3,7 @@
 //!
 //! Engine errors are turned into `StoreError` here, keeping their text out of client answers.
 
+mod codec;
 mod sqlite;
 
 pub use sqlite::{DB_FILE, SqliteStore, StoreOpenError};

@@ -6,6 +6,7 @@
 //! update only their own findings; reports count them per member, and ISAC-wide with small
 //! counts suppressed (`report`).
 
+pub mod collect;
 pub mod publish;
 pub mod report;
 pub mod route;
@@ -13,15 +14,14 @@ pub mod shared;
 pub mod upload;
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
-use std::hash::{Hash, Hasher};
+
 use std::io::BufRead;
 use std::sync::Arc;
 
 use ipnet::IpNet;
 use relay_core::exchange::AssetKind;
 use relay_core::notice::{
-    Campaign, CampaignKind, Finding, FindingQuery, FindingStatus, NewCampaign, RoutedFinding,
+    Campaign, CampaignKind, Finding, FindingQuery, FindingStatus, FindingsBatch, NewCampaign,
     StatusUpdate, UploadRecord,
 };
 use relay_core::{AuditEntry, Change, Error, Principal, Role, Store};
@@ -33,9 +33,12 @@ pub use route::{Route, Router};
 pub use upload::{LineError, RawFinding, ResultFormat};
 
 use crate::netmap::NetMap;
+use collect::Collector;
 
-/// Findings stored per write.
-const BATCH: usize = 20_000;
+/// Findings per stored block (of one member), at most.
+const BLOCK: usize = 4_096;
+/// Blocks stored per write.
+const BLOCKS_PER_WRITE: usize = 16;
 /// Unreadable lines reported by number, at most.
 const MAX_ERRORS: usize = 100;
 /// A STIX bundle of results is read whole: at most this many bytes.
@@ -60,16 +63,8 @@ pub struct Upload {
     pub input: Box<dyn BufRead + Send>,
     /// `None`: told by the first bytes.
     pub format: Option<ResultFormat>,
-    /// Its size in bytes, when known (a file, a Content-Length): the table of findings seen
-    /// is sized once rather than doubled while full.
-    pub size: Option<u64>,
     pub progress: Option<Progress>,
 }
-
-/// Bytes per result line, about, for sizing from `Upload::size`.
-const BYTES_PER_LINE: u64 = 56;
-/// Findings the table of findings seen is sized for at most, up front.
-const MAX_PRESIZE: u64 = 50_000_000;
 
 #[derive(Clone)]
 pub struct Notice {
@@ -78,16 +73,6 @@ pub struct Notice {
     uploading: Arc<tokio::sync::Mutex<()>>,
     /// Rung when findings change, so that the publisher runs at once.
     changed: Arc<tokio::sync::Notify>,
-}
-
-/// Which stored finding of a campaign has a given (address, port, protocol, finding): by a
-/// 64-bit digest, checked against the row when merging.
-type Seen = HashMap<u64, i64>;
-
-fn digest(ip: &str, port: u16, protocol: &str, finding: &str) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    (ip, port, protocol, finding).hash(&mut h);
-    h.finish()
 }
 
 /// The ISAC administrator, or a scanner (for what scanners do).
@@ -158,9 +143,10 @@ impl Notice {
         }
     }
 
-    /// The campaign's stored findings by digest.
-    async fn seen(&self, campaign: i64, expected: usize) -> Result<Seen, Error> {
-        let mut seen = Seen::with_capacity(expected);
+    /// A collector of the campaign's findings that knows those stored, so that repeats
+    /// merge into them.
+    async fn collector(&self, campaign: i64) -> Result<Collector, Error> {
+        let mut c = Collector::new(BLOCK);
         let mut after = 0;
         loop {
             let page = self
@@ -175,10 +161,12 @@ impl Notice {
                 })
                 .await?;
             let Some(last) = page.last().map(|f| f.id) else {
-                return Ok(seen);
+                return Ok(c);
             };
-            for f in page {
-                seen.insert(digest(&f.ip, f.port, &f.protocol, &f.finding), f.id);
+            for f in &page {
+                c.known(f).map_err(|e| {
+                    Error::Internal(relay_core::store::StoreError::Internal(e.into()))
+                })?;
             }
             after = last;
         }
@@ -256,24 +244,22 @@ impl Notice {
         let Upload {
             input,
             format,
-            size,
             progress,
         } = upload;
         let c = self.campaign(name).await?;
         let router = Router::new(&self.store.campaign_ranges(c.id).await?);
         let _one_at_a_time = self.uploading.lock().await;
-        let expected = size.map_or(0, |s| (s / BYTES_PER_LINE).min(MAX_PRESIZE));
-        let ids = Ids {
-            next: self.store.last_finding_id().await? + 1,
-            seen: self
-                .seen(c.id, usize::try_from(expected).unwrap_or(0))
-                .await?,
-        };
-        let (tx, mut rx) = mpsc::channel::<Vec<RoutedFinding>>(4);
-        // Reading and routing on a blocking thread; storing here, one batch behind.
+        let collector = self.collector(c.id).await?;
+        let next_id = self.store.last_finding_id().await? + 1;
+        // Reading and routing on one thread, merging and gathering into blocks on another;
+        // storing here, a batch behind.
+        let (chunks_tx, chunks_rx) = std::sync::mpsc::sync_channel::<Chunk>(8);
+        let (tx, mut rx) = mpsc::channel::<FindingsBatch>(4);
         let reader = tokio::task::spawn_blocking(move || {
-            read_and_route(input, format, &router, ids, tx, progress)
+            read_and_route(input, format, &router, chunks_tx, progress)
         });
+        let collecting =
+            tokio::task::spawn_blocking(move || collect_routed(chunks_rx, collector, next_id, tx));
         let mut record = UploadRecord {
             campaign: c.id,
             uploader: who.user_name.clone(),
@@ -292,11 +278,13 @@ impl Notice {
                 }
             }
         }
-        // Closing the channel stops the reader at its next batch.
+        // Closing the channel stops the collector, and so the reader, at their next batch.
         drop(rx);
-        let read = reader
-            .await
-            .map_err(|e| Error::Unavailable(format!("the upload stopped: {e}")))??;
+        let stopped =
+            |e: tokio::task::JoinError| Error::Unavailable(format!("the upload stopped: {e}"));
+        let collected = collecting.await.map_err(stopped)?;
+        let read = reader.await.map_err(stopped)??;
+        collected?;
         record.lines = read.lines;
         record.unmatched = read.unmatched;
         record.malformed = read.malformed;
@@ -567,7 +555,7 @@ impl Notice {
                 state.insert(SharedState {
                     campaign: c.id,
                     cursor: c.cursor.unwrap_or(Timestamp::from_micros(0)),
-                    seen: self.seen(c.id, 0).await?,
+                    seen: self.collector(c.id).await?,
                 })
             }
         };
@@ -599,25 +587,34 @@ impl Notice {
             now,
         );
         let resolved = self.resolve_references(&batch).await?;
-        let mut found: Vec<RoutedFinding> = batch
+        let found: Vec<shared::HostFinding> = batch
             .iter()
             .flat_map(|o| routing.findings(o, &resolved))
             .collect();
         if !found.is_empty() {
             let _one_at_a_time = self.uploading.lock().await;
             let mut next = self.store.last_finding_id().await? + 1;
-            for f in &mut found {
-                f.id = next;
-                next += 1;
-                let key = digest(&f.ip, f.port, &f.protocol, &f.finding);
-                match st.seen.entry(key) {
-                    Entry::Occupied(e) => f.merge_into = Some(*e.get()),
-                    Entry::Vacant(e) => {
-                        e.insert(f.id);
-                    }
-                }
+            let mut out = FindingsBatch::default();
+            for f in found {
+                let incoming = collect::Incoming {
+                    org: f.org,
+                    ip: f.ip,
+                    prefix_len: f.prefix_len,
+                    port: 0,
+                    kind: st.seen.kind("", f.finding),
+                    observed: f.observed,
+                    detail: Some(f.detail),
+                };
+                st.seen.add(incoming, &mut out, &mut next).map_err(|e| {
+                    Error::Internal(relay_core::store::StoreError::Internal(e.into()))
+                })?;
             }
-            self.store.add_findings(st.campaign, found).await?;
+            st.seen.flush(&mut out, &mut next);
+            if let Err(e) = self.store.add_findings(st.campaign, out).await {
+                // What the collector holds as stored was not: it is read again next time.
+                *state = None;
+                return Err(e.into());
+            }
         }
         self.store.set_campaign_cursor(st.campaign, last).await?;
         st.cursor = last;
@@ -775,21 +772,25 @@ impl<R> Counting<R> {
 struct SharedState {
     campaign: i64,
     cursor: Timestamp,
-    seen: Seen,
+    seen: Collector,
 }
 
-/// The ids an upload gives new findings, and the campaign's findings so far.
-struct Ids {
-    next: i64,
-    seen: Seen,
+/// Routed findings on their way from the reading thread to the collecting one, with the kinds
+/// they name for the first time (the reader numbers kinds in the order they appear).
+struct Chunk {
+    kinds: Vec<(String, String)>,
+    findings: Vec<collect::Incoming>,
 }
 
+/// Findings per chunk.
+const CHUNK: usize = 8_192;
+
+/// Reads, checks and routes results; the first of an upload's two threads.
 fn read_and_route(
     input: Box<dyn BufRead + Send>,
     format: Option<ResultFormat>,
     router: &Router,
-    mut ids: Ids,
-    tx: mpsc::Sender<Vec<RoutedFinding>>,
+    tx: std::sync::mpsc::SyncSender<Chunk>,
     progress: Option<Progress>,
 ) -> Result<ReadTally, Error> {
     let mut input = Counting {
@@ -812,82 +813,108 @@ fn read_and_route(
         malformed: 0,
         errors: Vec::new(),
     };
-    let mut batch = Vec::with_capacity(BATCH);
-    // Each network's text, formatted once rather than once a finding.
-    let mut prefix_names: HashMap<IpNet, String> = HashMap::new();
-    let mut take = |item: upload::Item, batch: &mut Vec<RoutedFinding>| {
+    let mut kinds: HashMap<String, HashMap<String, u32>> = HashMap::new();
+    let mut kinds_named = 0u32;
+    let mut chunk = Chunk {
+        kinds: Vec::new(),
+        findings: Vec::with_capacity(CHUNK),
+    };
+    let items: Box<dyn Iterator<Item = upload::Item>> = match format {
+        ResultFormat::Stix => Box::new(
+            upload::stix_findings(&mut input, MAX_BUNDLE)
+                .map_err(Error::Invalid)?
+                .into_iter(),
+        ),
+        ResultFormat::Csv => Box::new(upload::CsvFindings::new(&mut input)),
+        ResultFormat::JsonLines => Box::new(upload::JsonFindings::new(&mut input)),
+    };
+    for item in items {
         tally.lines += 1;
-        match item {
-            Ok(f) => match router.route(f.ip) {
-                Route::Owner { org, prefix } => {
-                    let ip = f.ip.to_canonical().to_string();
-                    let id = ids.next;
-                    ids.next += 1;
-                    let key = digest(&ip, f.port, &f.protocol, &f.finding);
-                    let merge_into = match ids.seen.entry(key) {
-                        Entry::Occupied(e) => Some(*e.get()),
-                        Entry::Vacant(e) => {
-                            e.insert(id);
-                            None
-                        }
-                    };
-                    batch.push(RoutedFinding {
-                        id,
-                        merge_into,
-                        org,
-                        prefix: prefix_names
-                            .entry(prefix)
-                            .or_insert_with(|| prefix.to_string())
-                            .clone(),
-                        ip,
-                        port: f.port,
-                        protocol: f.protocol,
-                        finding: f.finding,
-                        observed: f.observed,
-                        detail: f.detail,
-                    })
-                }
-                Route::Unowned | Route::Contested(_) => tally.unmatched += 1,
-            },
+        let f = match item {
+            Ok(f) => f,
             Err(e) => {
                 tally.malformed += 1;
                 if tally.errors.len() < MAX_ERRORS {
                     tally.errors.push(e.to_string());
                 }
+                continue;
             }
-        }
-    };
-    let send = |batch: &mut Vec<RoutedFinding>| -> bool {
-        let full = std::mem::replace(batch, Vec::with_capacity(BATCH));
-        tx.blocking_send(full).is_ok()
-    };
-    match format {
-        ResultFormat::Stix => {
-            let items = upload::stix_findings(&mut input, MAX_BUNDLE).map_err(Error::Invalid)?;
-            for item in items {
-                take(item, &mut batch);
-                if batch.len() >= BATCH && !send(&mut batch) {
-                    break;
-                }
+        };
+        let Route::Owner { org, prefix } = router.route(f.ip) else {
+            tally.unmatched += 1;
+            continue;
+        };
+        let kind = match kinds.get(&f.protocol).and_then(|k| k.get(&f.finding)) {
+            Some(k) => *k,
+            None => {
+                let k = kinds_named;
+                kinds_named += 1;
+                chunk.kinds.push((f.protocol.clone(), f.finding.clone()));
+                kinds.entry(f.protocol).or_default().insert(f.finding, k);
+                k
             }
-        }
-        ResultFormat::Csv | ResultFormat::JsonLines => {
-            let items: Box<dyn Iterator<Item = upload::Item>> = match format {
-                ResultFormat::Csv => Box::new(upload::CsvFindings::new(&mut input)),
-                _ => Box::new(upload::JsonFindings::new(&mut input)),
-            };
-            for item in items {
-                take(item, &mut batch);
-                if batch.len() >= BATCH && !send(&mut batch) {
-                    break;
-                }
+        };
+        chunk.findings.push(collect::Incoming {
+            org,
+            ip: f.ip.to_canonical(),
+            prefix_len: prefix.prefix_len(),
+            port: f.port,
+            kind,
+            observed: f.observed,
+            detail: f.detail,
+        });
+        if chunk.findings.len() >= CHUNK {
+            let full = std::mem::replace(
+                &mut chunk,
+                Chunk {
+                    kinds: Vec::new(),
+                    findings: Vec::with_capacity(CHUNK),
+                },
+            );
+            if tx.send(full).is_err() {
+                // The collector stopped; it says why.
+                return Ok(tally);
             }
         }
     }
-    if !batch.is_empty() {
-        send(&mut batch);
+    if !chunk.findings.is_empty() {
+        let _ = tx.send(chunk);
     }
     Ok(tally)
+}
+
+/// Merges repeats and gathers findings into blocks for the store; the second thread.
+fn collect_routed(
+    chunks: std::sync::mpsc::Receiver<Chunk>,
+    mut collector: Collector,
+    mut next_id: i64,
+    tx: mpsc::Sender<FindingsBatch>,
+) -> Result<(), Error> {
+    // The reader's kind numbers, as the collector's.
+    let mut kinds: Vec<u32> = Vec::new();
+    let mut batch = FindingsBatch::default();
+    for chunk in chunks {
+        for (protocol, finding) in &chunk.kinds {
+            kinds.push(collector.kind(protocol, finding));
+        }
+        for mut f in chunk.findings {
+            f.kind = kinds[f.kind as usize];
+            collector
+                .add(f, &mut batch, &mut next_id)
+                .map_err(Error::Unprocessable)?;
+            if (batch.blocks.len() >= BLOCKS_PER_WRITE || batch.merges.len() >= BLOCK)
+                && tx.blocking_send(std::mem::take(&mut batch)).is_err()
+            {
+                // The store stopped taking them; the upload says why.
+                return Ok(());
+            }
+        }
+    }
+    collector.flush(&mut batch, &mut next_id);
+    if !batch.is_empty() {
+        let _ = tx.blocking_send(batch);
+    }
+    Ok(())
 }
 
 /// Status updates from CSV: `id,status[,note]`, with or without that header.

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 use relay_core::exchange::AssetKind;
-use relay_core::notice::{RoutedFinding, SnapshotRange};
+use relay_core::notice::SnapshotRange;
 use relay_core::store::CommittedObject;
 use relay_core::{Feed, FeedKind, Org, Principal, Role, TrustGroup, policy};
 use serde_json::Value;
@@ -18,6 +18,20 @@ use stix::Timestamp;
 use stix::observable::{Kind, extract};
 
 use super::route::{Route, Router};
+
+/// A host of a member's network that a shared object names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostFinding {
+    pub org: i64,
+    pub ip: IpAddr,
+    /// The length of the registered network it lies in.
+    pub prefix_len: u8,
+    pub finding: &'static str,
+    /// The object's version.
+    pub observed: Timestamp,
+    /// Which object, in which feed.
+    pub detail: String,
+}
 
 /// The standing campaign that holds notifications derived from shared objects.
 pub const SHARED_CAMPAIGN: &str = "shared-objects";
@@ -129,13 +143,13 @@ impl SharedRouting {
         }
     }
 
-    /// The findings one committed object gives, without ids; `resolved` holds the objects it
+    /// The hosts one committed object names; `resolved` holds the objects it
     /// refers to (see `references`).
     pub fn findings(
         &self,
         o: &CommittedObject,
         resolved: &HashMap<String, Value>,
-    ) -> Vec<RoutedFinding> {
+    ) -> Vec<HostFinding> {
         let Some(finding) = finding_of(&o.object_type) else {
             return Vec::new();
         };
@@ -183,17 +197,13 @@ impl SharedRouting {
             } else {
                 format!("{} {} in {}: {name}", o.object_type, o.id, feed.name)
             };
-            out.push(RoutedFinding {
-                id: 0,
-                merge_into: None,
+            out.push(HostFinding {
                 org,
-                prefix: prefix.to_string(),
-                ip: ip.to_string(),
-                port: 0,
-                protocol: String::new(),
-                finding: finding.to_owned(),
+                ip,
+                prefix_len: prefix.prefix_len(),
+                finding,
                 observed: o.version,
-                detail: Some(detail.chars().take(1024).collect()),
+                detail: detail.chars().take(1024).collect(),
             });
         }
         out

@@ -170,14 +170,9 @@ async fn upload(
     let reader = tokio_util::io::StreamReader::new(stream);
     let input =
         std::io::BufReader::with_capacity(256 * 1024, tokio_util::io::SyncIoBridge::new(reader));
-    let size = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
     let upload = notice::Upload {
         input: Box::new(input),
         format,
-        size,
         progress: None,
     };
     let record = s.notice.upload(&who, &name, upload).await?;

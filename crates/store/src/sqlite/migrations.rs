@@ -8,31 +8,45 @@ use rusqlite::Connection;
 
 use super::StoreOpenError;
 
+/// Code that finishes a step, in its transaction, after its SQL.
+type Finish = fn(&Connection) -> rusqlite::Result<()>;
+
 /// Every step, in order; step N brings the schema to version N.
-pub const STEPS: &[(&str, &str)] = &[
+pub const STEPS: &[(&str, &str, Option<Finish>)] = &[
     (
         "0001_init",
         include_str!("../../migrations/sqlite/0001_init.sql"),
+        None,
     ),
     (
         "0002_observables",
         include_str!("../../migrations/sqlite/0002_observables.sql"),
+        None,
     ),
     (
         "0003_members",
         include_str!("../../migrations/sqlite/0003_members.sql"),
+        None,
     ),
     (
         "0004_feeds",
         include_str!("../../migrations/sqlite/0004_feeds.sql"),
+        None,
     ),
     (
         "0005_exports",
         include_str!("../../migrations/sqlite/0005_exports.sql"),
+        None,
     ),
     (
         "0006_notice",
         include_str!("../../migrations/sqlite/0006_notice.sql"),
+        None,
+    ),
+    (
+        "0007_finding_blocks",
+        include_str!("../../migrations/sqlite/0007_finding_blocks.sql"),
+        Some(super::notice::carry_over_0006),
     ),
 ];
 
@@ -52,13 +66,17 @@ pub fn run(conn: &Connection, path: &Path) -> Result<(), StoreOpenError> {
             known,
         });
     }
-    for (i, (name, sql)) in STEPS.iter().enumerate().skip(current as usize) {
+    for (i, (name, sql, finish)) in STEPS.iter().enumerate().skip(current as usize) {
         let version = i as i64 + 1;
         tracing::info!(step = name, "migrating the database schema");
-        conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
-        ))
-        .map_err(|e| {
+        let step = || -> rusqlite::Result<()> {
+            conn.execute_batch(&format!("BEGIN IMMEDIATE;\n{sql}"))?;
+            if let Some(finish) = finish {
+                finish(conn)?;
+            }
+            conn.execute_batch(&format!("PRAGMA user_version = {version};\nCOMMIT;"))
+        };
+        step().map_err(|e| {
             let _ = conn.execute_batch("ROLLBACK");
             err(e)
         })?;

@@ -32,7 +32,7 @@ use relay_core::exchange::{
     AllowEntry, AppliedList, ExportScan, ExportSink, ExportVersion, OrgAsset,
 };
 use relay_core::notice::{
-    Campaign, Finding, FindingCount, FindingQuery, FindingsAdded, RoutedFinding, SnapshotRange,
+    Campaign, Finding, FindingCount, FindingQuery, FindingsAdded, FindingsBatch, SnapshotRange,
     Unpublished, UploadRecord,
 };
 use relay_core::policy::Visibility;
@@ -597,9 +597,9 @@ impl Store for SqliteStore {
     async fn add_findings(
         &self,
         campaign: i64,
-        findings: Vec<RoutedFinding>,
+        batch: FindingsBatch,
     ) -> Result<FindingsAdded, StoreError> {
-        self.write(move |conn| notice::add_findings(conn, campaign, &findings))
+        self.write(move |conn| notice::add_findings(conn, campaign, &batch))
             .await
     }
 

@@ -1600,8 +1600,8 @@ pub async fn allowlist_and_assets_round_trip(store: Arc<dyn Store>) {
 pub async fn campaigns_and_findings(store: Arc<dyn Store>) {
     use relay_core::exchange::AssetKind;
     use relay_core::notice::{
-        CampaignKind, FindingQuery, FindingStatus, NewCampaign, RoutedFinding, StatusUpdate,
-        UploadRecord,
+        CampaignKind, FindingBlock, FindingKind, FindingQuery, FindingStatus, FindingsBatch, Merge,
+        NewCampaign, NewFinding, StatusUpdate, UploadRecord,
     };
     seed(&store).await;
     let a = store
@@ -1666,39 +1666,79 @@ pub async fn campaigns_and_findings(store: Arc<dyn Store>) {
     assert_eq!(nets, [("198.18.0.0/16", a), ("198.19.0.0/16", b)]);
 
     assert_eq!(store.last_finding_id().await.unwrap(), 0);
-    let finding = |id: i64, org: i64, ip: &str, merge_into: Option<i64>, at: &str| RoutedFinding {
-        id,
-        merge_into,
-        org,
-        prefix: if org == a {
-            "198.18.0.0/16"
-        } else {
-            "198.19.0.0/16"
-        }
-        .into(),
-        ip: ip.into(),
-        port: 23,
+    let kinds: std::sync::Arc<[FindingKind]> = vec![FindingKind {
         protocol: "tcp".into(),
         finding: "telnet-login-prompt".into(),
+    }]
+    .into();
+    let new = |ip: &str, at: &str| NewFinding {
+        ip: ip.parse().unwrap(),
+        prefix_len: 16,
+        port: 23,
+        kind: 0,
+        first_observed: ts(at),
+        last_observed: ts(at),
+        times_seen: 1,
+        detail: None,
+    };
+    let block = |org: i64, first_id: i64, findings: Vec<NewFinding>| FindingBlock {
+        org,
+        first_id,
+        kinds: kinds.clone(),
+        findings,
+    };
+    let merge = |into: i64, org: i64, at: &str| Merge {
+        into,
+        org,
         observed: ts(at),
         detail: None,
     };
+    let day = "2026-11-20T00:00:00Z";
     let added = store
         .add_findings(
             id,
-            vec![
-                finding(1, a, "198.18.0.1", None, "2026-11-20T00:00:00Z"),
-                finding(2, a, "198.18.0.2", None, "2026-11-20T00:00:00Z"),
-                finding(3, b, "198.19.0.1", None, "2026-11-20T00:00:00Z"),
-                // The same key again: merged.
-                finding(4, a, "198.18.0.1", Some(1), "2026-11-22T00:00:00Z"),
-                // Names a target with another key: stored new.
-                finding(5, b, "198.19.0.9", Some(3), "2026-11-21T00:00:00Z"),
-            ],
+            FindingsBatch {
+                blocks: vec![
+                    block(a, 1, vec![new("198.18.0.1", day), new("198.18.0.2", day)]),
+                    block(b, 3, vec![new("198.19.0.1", day)]),
+                ],
+                merges: Vec::new(),
+            },
         )
         .await
         .unwrap();
-    assert_eq!((added.added, added.merged), (4, 1));
+    assert_eq!((added.added, added.merged), (3, 0));
+    // Id 4 unused (reserved by a writer that stored nothing), a merge into a stored finding.
+    let added = store
+        .add_findings(
+            id,
+            FindingsBatch {
+                blocks: vec![block(b, 5, vec![new("198.19.0.9", "2026-11-21T00:00:00Z")])],
+                merges: vec![merge(1, a, "2026-11-22T00:00:00Z")],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((added.added, added.merged), (1, 1));
+    assert_eq!(store.last_finding_id().await.unwrap(), 5);
+    // Refused whole: a merge into another organisation's finding, or into none; ids taken.
+    for refused in [
+        FindingsBatch {
+            blocks: vec![block(a, 6, vec![new("198.18.0.3", day)])],
+            merges: vec![merge(3, a, day)],
+        },
+        FindingsBatch {
+            blocks: Vec::new(),
+            merges: vec![merge(4, b, day)],
+        },
+        FindingsBatch {
+            blocks: vec![block(a, 5, vec![new("198.18.0.3", day)])],
+            merges: Vec::new(),
+        },
+    ] {
+        let r = store.add_findings(id, refused).await;
+        assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
+    }
     assert_eq!(store.last_finding_id().await.unwrap(), 5);
     let page = |org: Option<i64>, status: Option<FindingStatus>| {
         let store = store.clone();
