@@ -107,11 +107,7 @@ pub fn encode(block: &FindingBlock) -> Result<Encoded, StoreError> {
             port: f.port,
             kind,
             first: first.abs_diff(base),
-            spread: f
-                .last_observed
-                .as_micros()
-                .saturating_sub(first)
-                .unsigned_abs(),
+            spread: u64::try_from(f.last_observed.as_micros().saturating_sub(first)).unwrap_or(0),
             times_seen: f.times_seen.max(1),
             detail: f.detail.as_deref().map(Cow::Borrowed),
         });

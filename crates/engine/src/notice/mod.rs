@@ -284,7 +284,11 @@ impl Notice {
             |e: tokio::task::JoinError| Error::Unavailable(format!("the upload stopped: {e}"));
         let collected = collecting.await.map_err(stopped)?;
         let read = reader.await.map_err(stopped)??;
-        collected?;
+        let failure = match (failure, collected) {
+            (Some(e), _) => Some((format!("storing stopped: {e}"), Error::from(e))),
+            (None, Err(e)) => Some((format!("routing stopped: {e}"), e)),
+            (None, Ok(())) => None,
+        };
         record.lines = read.lines;
         record.unmatched = read.unmatched;
         record.malformed = read.malformed;
@@ -296,13 +300,13 @@ impl Notice {
         );
         let entry = AuditEntry::by(who, "campaign.upload").detail(summary);
         // What was stored stays stored; the record says how far it went.
-        if let Some(e) = failure {
-            record.errors.push(format!("storing stopped: {e}"));
+        if let Some((why, e)) = failure {
+            record.errors.push(why);
             let _ = self
                 .store
                 .apply(Change::RecordUpload(record.clone()), entry)
                 .await;
-            return Err(e.into());
+            return Err(e);
         }
         self.store
             .apply(Change::RecordUpload(record.clone()), entry)
@@ -605,9 +609,13 @@ impl Notice {
                     observed: f.observed,
                     detail: Some(f.detail),
                 };
-                st.seen.add(incoming, &mut out, &mut next).map_err(|e| {
-                    Error::Internal(relay_core::store::StoreError::Internal(e.into()))
-                })?;
+                if let Err(e) = st.seen.add(incoming, &mut out, &mut next) {
+                    // Nothing of this batch is stored: the collector is read again next time.
+                    *state = None;
+                    return Err(Error::Internal(relay_core::store::StoreError::Internal(
+                        e.into(),
+                    )));
+                }
             }
             st.seen.flush(&mut out, &mut next);
             if let Err(e) = self.store.add_findings(st.campaign, out).await {
