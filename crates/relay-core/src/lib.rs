@@ -12,6 +12,7 @@ pub mod error;
 pub mod exchange;
 pub mod feed;
 pub mod limits;
+pub mod metrics;
 pub mod notice;
 pub mod org;
 pub mod password;

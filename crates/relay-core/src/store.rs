@@ -153,6 +153,9 @@ pub enum Change {
     CreateCampaign(NewCampaign),
     /// Records a finished upload of results; returns its id.
     RecordUpload(UploadRecord),
+    /// Rebuilds the metrics' coverage and lead-time figures from the first reports; returns
+    /// how many reports it went through.
+    RecomputeMetrics,
     /// Records that findings were published to the NOTICE feed: new ones up to `through`, and
     /// each of `done` at its version (one changed again since keeps waiting).
     MarkPublished {
@@ -310,6 +313,9 @@ pub struct NewObject {
     pub revoked: bool,
     /// An indicator's `valid_until`.
     pub valid_until: Option<Timestamp>,
+    /// What it adds to the metrics; `None` for objects that count for none (test feeds, the
+    /// NOTICE feed).
+    pub metrics: Option<crate::metrics::MetricsInput>,
 }
 
 /// A search of the observable index: any of `kinds` with any of `values`, in the given feeds,
@@ -519,6 +525,20 @@ pub trait Store: Send + Sync + 'static {
     -> Result<(), StoreError>;
     /// A campaign's upload records, oldest first.
     async fn uploads(&self, campaign: i64) -> Result<Vec<UploadRecord>, StoreError>;
+
+    /// Coverage figures: per organisation and kind, and per pair of organisations and kind.
+    async fn metric_coverage(&self) -> Result<crate::metrics::Coverage, StoreError>;
+    /// Lead times per organisation (or one) and kind.
+    async fn metric_leads(
+        &self,
+        org: Option<i64>,
+    ) -> Result<Vec<crate::metrics::LeadTimes>, StoreError>;
+    /// First reports of C2 servers and phishing sites in `[from, to)`, oldest first.
+    async fn first_reports(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<crate::metrics::FirstReport>, StoreError>;
 
     /// Finishes pending writes and closes the store; later calls fail with `Unavailable`.
     async fn close(&self);

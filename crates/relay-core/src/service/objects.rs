@@ -711,6 +711,8 @@ fn prepare_object(
             .get("valid_until")
             .and_then(Value::as_str)
             .and_then(|t| Timestamp::parse(t).ok()),
+        metrics: (feed.kind == crate::FeedKind::Regular)
+            .then(|| crate::metrics::MetricsInput::of(item, &feed.name)),
     })
 }
 

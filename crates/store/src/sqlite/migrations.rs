@@ -48,6 +48,11 @@ pub const STEPS: &[(&str, &str, Option<Finish>)] = &[
         include_str!("../../migrations/sqlite/0007_finding_blocks.sql"),
         Some(super::notice::carry_over_0006),
     ),
+    (
+        "0008_metrics",
+        include_str!("../../migrations/sqlite/0008_metrics.sql"),
+        Some(super::metrics::rebuild_in_migration),
+    ),
 ];
 
 pub fn run(conn: &Connection, path: &Path) -> Result<(), StoreOpenError> {

@@ -18,6 +18,7 @@ mod accounts;
 mod audit;
 mod exports;
 mod feeds;
+mod metrics;
 mod migrations;
 mod notice;
 mod objects;
@@ -629,6 +630,26 @@ impl Store for SqliteStore {
 
     async fn uploads(&self, campaign: i64) -> Result<Vec<UploadRecord>, StoreError> {
         self.read(move |conn| notice::uploads(conn, campaign)).await
+    }
+
+    async fn metric_coverage(&self) -> Result<relay_core::metrics::Coverage, StoreError> {
+        self.read(metrics::coverage).await
+    }
+
+    async fn metric_leads(
+        &self,
+        org: Option<i64>,
+    ) -> Result<Vec<relay_core::metrics::LeadTimes>, StoreError> {
+        self.read(move |conn| metrics::leads(conn, org)).await
+    }
+
+    async fn first_reports(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<relay_core::metrics::FirstReport>, StoreError> {
+        self.read(move |conn| metrics::first_reports(conn, from, to))
+            .await
     }
 
     async fn close(&self) {

@@ -16,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use std::collections::HashMap;
 use stix::Timestamp;
 
-use super::{audit, exports, internal};
+use super::{audit, exports, internal, metrics};
 
 /// How long incremental exports can be brought up to date: the change log's retention.
 const CHANGE_LOG_RETENTION_MICROS: i64 = 30 * 24 * 3600 * 1_000_000;
@@ -28,6 +28,24 @@ fn collection_seq(conn: &Connection, feed_id: &str) -> Result<i64, StoreError> {
         .optional()
         .map_err(internal)?
         .ok_or_else(|| StoreError::NotFound(format!("no collection '{feed_id}'")))
+}
+
+/// The observables of the current versions of the object `id`, in any feed.
+fn referenced_observables(
+    conn: &Connection,
+    id: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    conn.prepare_cached(
+        "SELECT DISTINCT ob.kind, ob.value
+           FROM objects o JOIN observables ob ON ob.object_seq = o.seq
+          WHERE o.collection IN (SELECT seq FROM collections) AND o.stix_id = ?1
+            AND o.is_last = 1",
+    )
+    .map_err(internal)?
+    .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
+    .map_err(internal)?
+    .collect::<Result<_, _>>()
+    .map_err(internal)
 }
 
 /// Inserts the objects of one POST and records its status resource. Runs inside the writer's
@@ -67,7 +85,16 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
         )
         .map_err(internal)?;
     let mut report = conn
-        .prepare_cached("INSERT OR IGNORE INTO reports (kind, value, org) VALUES (?1, ?2, ?3)")
+        .prepare_cached(
+            "INSERT OR IGNORE INTO reports (kind, value, org, first_at) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(internal)?;
+    // A report first made where metrics do not look, now made where they do.
+    let mut date_report = conn
+        .prepare_cached(
+            "UPDATE reports SET first_at = ?4
+              WHERE kind = ?1 AND value = ?2 AND org = ?3 AND first_at IS NULL",
+        )
         .map_err(internal)?;
     let mut reporters = conn
         .prepare_cached("SELECT COUNT(*) FROM reports WHERE kind = ?1 AND value = ?2")
@@ -140,12 +167,40 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
         // A first report by another organisation raises the count of every object mentioning it.
         let mut corroboration: i64 = 0;
         let mut reported = Vec::with_capacity(obj.observables.len());
-        for o in &obj.observables {
-            let kind = o.kind.to_string();
+        let metrics_at = obj.metrics.as_ref().map(|_| date_added);
+        // What a sighting reports by reference: the observables of the objects it names.
+        let mut by_reference = Vec::new();
+        for id in obj.metrics.iter().flat_map(|m| &m.reported_refs) {
+            by_reference.extend(referenced_observables(conn, id)?);
+        }
+        let mentioned = obj
+            .observables
+            .iter()
+            .map(|o| (o.kind.to_string(), o.value.as_str()));
+        let by_reference = by_reference.iter().map(|(k, v)| (k.clone(), v.as_str()));
+        for (i, (kind, value)) in mentioned.chain(by_reference).enumerate() {
             let first_by_poster = report
-                .execute(params![kind, o.value, request.poster_org])
+                .execute(params![kind, value, request.poster_org, metrics_at])
                 .map_err(internal)?
                 == 1;
+            if let Some(m) = &obj.metrics {
+                let counted_now = first_by_poster
+                    || date_report
+                        .execute(params![kind, value, request.poster_org, date_added])
+                        .map_err(internal)?
+                        == 1;
+                if counted_now {
+                    metrics::counted(conn, &kind, value, request.poster_org, date_added)?;
+                }
+                if let Some(c) = m.category {
+                    metrics::categorized(conn, &kind, value, coll, c)?;
+                }
+            }
+            if i >= obj.observables.len() {
+                // Reported by reference: counted, not the object's own observable.
+                continue;
+            }
+            let o = &obj.observables[i];
             let n: i64 = reporters
                 .query_row(params![kind, o.value], |r| r.get(0))
                 .map_err(internal)?;

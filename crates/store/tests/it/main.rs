@@ -54,6 +54,7 @@ mod sqlite {
         applied_lists_replace_and_expire,
         allowlist_and_assets_round_trip,
         campaigns_and_findings,
+        metrics_from_a_known_history,
     );
 
     /// The audit table refuses updates and deletes, whoever opens the file.

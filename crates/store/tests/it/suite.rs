@@ -97,6 +97,7 @@ fn obj(id: &str, ty: &str, version: Option<&str>) -> NewObject {
         feed_id: String::new(),
         revoked: false,
         valid_until: None,
+        metrics: None,
     }
 }
 
@@ -1902,4 +1903,194 @@ pub async fn campaigns_and_findings(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(store.uploads(id).await.unwrap(), [record]);
+}
+
+/// Metrics from a history with known answers: who reported what first (directly, by a
+/// sighting's reference, after a report metrics do not count), coverage, lead times (from the
+/// stored objects' own `date_added`), first reports of C2 servers; a recomputation from the
+/// reports gives the same figures.
+pub async fn metrics_from_a_known_history(store: Arc<dyn Store>) {
+    use relay_core::metrics::{Category, MetricsInput};
+    use stix::observable::{Kind, Observable};
+    let feed = seed(&store).await;
+    let [a, b, c] = {
+        let mut ids = [0; 3];
+        for (i, name) in ["OrgA", "OrgB", "OrgC"].iter().enumerate() {
+            ids[i] = store
+                .apply(new_org(name), entry("org.create"))
+                .await
+                .unwrap();
+        }
+        ids
+    };
+    let ob = |kind: Kind, v: &str| Observable {
+        kind,
+        value: v.into(),
+    };
+    let n = std::sync::atomic::AtomicU32::new(0);
+    // Posts one object; returns its id.
+    let post = |org: i64, observables: Vec<Observable>, metrics: Option<MetricsInput>| {
+        let id = format!(
+            "indicator--00000000-0000-4000-8000-{:012}",
+            n.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let mut o = obj(&id, "indicator", Some("2026-01-01T00:00:00Z"));
+        o.observables = observables;
+        o.metrics = metrics;
+        let mut r = add(&feed, vec![o]);
+        r.poster_org = org;
+        let store = store.clone();
+        async move {
+            store.add_objects(r).await.unwrap();
+            id
+        }
+    };
+    let counted = |category: Option<Category>, refs: &[&str]| {
+        Some(MetricsInput {
+            category,
+            reported_refs: refs.iter().map(|r| (*r).to_owned()).collect(),
+        })
+    };
+    let (ip1, ip2, ip3) = (
+        ob(Kind::Ipv4, "198.51.100.1"),
+        ob(Kind::Ipv4, "198.51.100.2"),
+        ob(Kind::Ipv4, "198.51.100.3"),
+    );
+    let dom = ob(Kind::Domain, "evil.example");
+    let first = post(
+        a,
+        vec![ip1.clone(), dom.clone()],
+        counted(Some(Category::C2), &[]),
+    )
+    .await;
+    let second = post(b, vec![ip1.clone()], counted(None, &[])).await;
+    let sighting = post(c, Vec::new(), counted(None, &[&first])).await;
+    post(b, vec![ip2.clone()], counted(None, &[])).await;
+    post(a, vec![ip1.clone()], counted(None, &[])).await;
+    // Where metrics do not look, then where they do: counted from the second.
+    post(c, vec![ip3.clone()], None).await;
+    let late = post(c, vec![ip3.clone()], counted(None, &[])).await;
+
+    let page = query_all(&store, &feed.id, &query()).await.unwrap();
+    let added = |id: &str| {
+        page.objects
+            .iter()
+            .find(|o| o.id == id)
+            .map(|o| o.date_added.as_micros())
+            .unwrap()
+    };
+    let figures = |cov: &relay_core::metrics::Coverage| {
+        let orgs: Vec<(i64, String, u64, u64, u64)> = cov
+            .orgs
+            .iter()
+            .map(|o| (o.org, o.kind.clone(), o.reported, o.unique, o.preceded))
+            .collect();
+        let pairs: Vec<(String, i64, i64, u64)> = cov
+            .pairs
+            .iter()
+            .map(|p| (p.kind.clone(), p.a, p.b, p.shared))
+            .collect();
+        (orgs, pairs)
+    };
+    let (ipv4, domain) = ("ipv4".to_owned(), "domain".to_owned());
+    let coverage = store.metric_coverage().await.unwrap();
+    let (orgs, pairs) = figures(&coverage);
+    assert_eq!(
+        orgs,
+        [
+            (a, domain.clone(), 1, 0, 0),
+            (a, ipv4.clone(), 1, 0, 0),
+            (b, ipv4.clone(), 2, 1, 1),
+            (c, domain.clone(), 1, 0, 1),
+            (c, ipv4.clone(), 2, 1, 1),
+        ]
+    );
+    assert_eq!(
+        pairs,
+        [
+            (domain.clone(), a, c, 1),
+            (ipv4.clone(), a, b, 1),
+            (ipv4.clone(), a, c, 1),
+            (ipv4.clone(), b, c, 1),
+        ]
+    );
+    let leads = store.metric_leads(None).await.unwrap();
+    let got: Vec<(i64, String, u64, i64, i64)> = leads
+        .iter()
+        .map(|l| (l.org, l.kind.clone(), l.count, l.p50_micros, l.p90_micros))
+        .collect();
+    let b_lead = added(&second) - added(&first);
+    let c_lead = added(&sighting) - added(&first);
+    assert!(added(&late) > added(&sighting));
+    assert_eq!(
+        got,
+        [
+            (b, ipv4.clone(), 1, b_lead, b_lead),
+            (c, domain.clone(), 1, c_lead, c_lead),
+            (c, ipv4.clone(), 1, c_lead, c_lead),
+        ]
+    );
+    assert_eq!(store.metric_leads(Some(a)).await.unwrap(), []);
+
+    let all = store
+        .first_reports(Timestamp::from_micros(0), Timestamp::now())
+        .await
+        .unwrap();
+    let firsts: Vec<(&str, &str, i64, i64, &str, Category)> = all
+        .iter()
+        .map(|f| {
+            (
+                f.kind.as_str(),
+                f.value.as_str(),
+                f.at.as_micros(),
+                f.org,
+                f.feed.as_str(),
+                f.category,
+            )
+        })
+        .collect();
+    let t1 = added(&first);
+    let mut want = vec![
+        (
+            "domain",
+            "evil.example",
+            t1,
+            a,
+            feed.name.as_str(),
+            Category::C2,
+        ),
+        (
+            "ipv4",
+            "198.51.100.1",
+            t1,
+            a,
+            feed.name.as_str(),
+            Category::C2,
+        ),
+    ];
+    want.sort();
+    let mut firsts = firsts;
+    firsts.sort();
+    assert_eq!(firsts, want);
+    assert_eq!(all[0].sector, "telecom");
+    let none = store
+        .first_reports(Timestamp::from_micros(t1 + 1), Timestamp::now())
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+
+    // Rebuilt from the reports: the same figures.
+    let reports = store
+        .apply(Change::RecomputeMetrics, entry("metrics.recompute"))
+        .await
+        .unwrap();
+    assert_eq!(
+        reports, 7,
+        "a: ip1, domain; b: ip1, ip2; c: ip1, domain, ip3"
+    );
+    assert_eq!(
+        figures(&store.metric_coverage().await.unwrap()),
+        (orgs, pairs)
+    );
+    assert_eq!(store.metric_leads(None).await.unwrap(), leads);
 }
