@@ -13,6 +13,8 @@ command -v curl >/dev/null || need_apt+=(curl)
 # The tools that load exports: named-checkzone (RPZ zones), nft (nftables scripts).
 command -v named-checkzone >/dev/null || need_apt+=(bind9-utils)
 command -v nft >/dev/null || need_apt+=(nftables)
+# promtool (Debian's prometheus package) checks the /metrics exposition.
+command -v promtool >/dev/null || need_apt+=(prometheus)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi

@@ -3,6 +3,7 @@
 //! HTTP and no SQL: the server and the command line call `export::Exports`.
 
 pub mod export;
+pub mod metrics;
 pub mod netmap;
 pub mod notice;
 

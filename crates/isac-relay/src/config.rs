@@ -20,6 +20,16 @@ pub struct Config {
     pub stix: StixConfig,
     pub auth: AuthConfig,
     pub webhooks: WebhookConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// Metrics: the IP-to-country/ASN database daily counts use (none is shipped).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// A MaxMind-format `.mmdb`, or a CSV of ranges (`network,country[,asn]` or
+    /// `first,last,country[,asn]`).
+    pub geo_db: Option<PathBuf>,
 }
 
 /// Webhook deliveries: the first retry after a failure, doubling up to the longest.
@@ -86,6 +96,7 @@ impl Default for Config {
                 retry_max_ms: relay.webhook_retry.max.as_millis() as u64,
                 batch: relay.webhook_retry.batch,
             },
+            metrics: MetricsConfig { geo_db: None },
         }
     }
 }
@@ -150,6 +161,7 @@ impl Config {
             title: self.taxii.title.clone(),
             description: self.taxii.description.clone(),
             contact: self.taxii.contact.clone(),
+            geo_db: self.metrics.geo_db.clone(),
         }
     }
 

@@ -6,6 +6,7 @@ mod admin_cmd;
 mod catalogue_cmd;
 mod config;
 mod export_cmd;
+mod metrics_cmd;
 mod notice_cmd;
 mod stix_cmd;
 
@@ -124,6 +125,12 @@ enum Command {
     Report {
         #[command(subcommand)]
         command: notice_cmd::ReportCommand,
+    },
+    /// Coverage and lead time of shared information, daily counts of C2 servers and phishing
+    /// sites.
+    Metrics {
+        #[command(subcommand)]
+        command: metrics_cmd::MetricsCommand,
     },
     /// Check STIX files and extract their observables (no data directory needed).
     Stix {
@@ -251,6 +258,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Campaign { command } => notice_cmd::campaign(command).await,
         Command::Findings { command } => notice_cmd::findings(command).await,
         Command::Report { command } => notice_cmd::report(command).await,
+        Command::Metrics { command } => metrics_cmd::metrics(command).await,
     }
 }
 

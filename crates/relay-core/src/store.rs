@@ -540,6 +540,11 @@ pub trait Store: Send + Sync + 'static {
         to: Timestamp,
     ) -> Result<Vec<crate::metrics::FirstReport>, StoreError>;
 
+    /// Object versions stored per feed (by name), for operational metrics.
+    async fn feed_sizes(&self) -> Result<Vec<(String, u64)>, StoreError>;
+    /// The size of the stored data, in bytes.
+    async fn storage_bytes(&self) -> Result<u64, StoreError>;
+
     /// Finishes pending writes and closes the store; later calls fail with `Unavailable`.
     async fn close(&self);
 }

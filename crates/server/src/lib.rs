@@ -6,6 +6,7 @@ mod api;
 mod auth;
 mod error;
 mod media;
+mod prom;
 mod taxii;
 
 use std::future::Future;
@@ -27,6 +28,8 @@ pub struct ServerConfig {
     pub title: String,
     pub description: Option<String>,
     pub contact: Option<String>,
+    /// The IP-to-country/ASN database for daily counts (`.mmdb`, or a CSV of ranges).
+    pub geo_db: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -36,6 +39,7 @@ impl Default for ServerConfig {
             title: "isac-relay".into(),
             description: Some("The ISAC's information relay".into()),
             contact: None,
+            geo_db: None,
         }
     }
 }
@@ -46,6 +50,8 @@ pub struct AppState {
     pub relay: Relay,
     pub exports: engine::export::Exports,
     pub notice: engine::notice::Notice,
+    pub metrics: engine::metrics::Metrics,
+    pub feed_sizes: Arc<prom::FeedSizes>,
     pub config: Arc<ServerConfig>,
 }
 
@@ -58,8 +64,11 @@ impl AppState {
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
+    prom::handle();
     taxii::router(&state)
         .merge(api::router())
+        .route("/metrics", axum::routing::get(prom::scrape))
+        .route_layer(axum::middleware::from_fn(prom::track))
         .fallback(taxii::no_route)
         .method_not_allowed_fallback(taxii::method_not_allowed)
         .layer(axum::middleware::from_fn(close_after_refused_body))
@@ -114,8 +123,16 @@ impl App {
             .map_err(std::io::Error::other)?;
         let notice = engine::notice::Notice::new(relay.store());
         tokio::spawn(notice.clone().run_publisher(relay.clone()));
+        let geo = match &config.geo_db {
+            Some(path) => Some(Arc::new(
+                engine::metrics::GeoDb::open(path).map_err(std::io::Error::other)?,
+            )),
+            None => None,
+        };
         let state = AppState {
             exports: engine::export::Exports::new(relay.store()),
+            metrics: engine::metrics::Metrics::new(relay.store(), geo),
+            feed_sizes: prom::feed_sizes(),
             notice,
             relay,
             config: Arc::new(config),

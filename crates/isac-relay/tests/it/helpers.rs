@@ -24,18 +24,21 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(config: RelayConfig) -> TestApp {
+    spawn_app_configured(config, server::ServerConfig::default()).await
+}
+
+pub async fn spawn_app_configured(
+    config: RelayConfig,
+    server_config: server::ServerConfig,
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
     let relay = Relay::open(store, config).await.unwrap();
     relay.ensure_default_feeds().await.unwrap();
     relay.bootstrap_admin(Some(TOKEN)).await.unwrap();
-    let app = server::App::build(
-        "127.0.0.1:0".parse().unwrap(),
-        relay,
-        server::ServerConfig::default(),
-    )
-    .await
-    .unwrap();
+    let app = server::App::build("127.0.0.1:0".parse().unwrap(), relay, server_config)
+        .await
+        .unwrap();
     let addr = app.local_addr().unwrap();
     tokio::spawn(app.serve(std::future::pending()));
     let mut t = TestApp {
@@ -59,6 +62,11 @@ pub async fn spawn_app_with(config: RelayConfig) -> TestApp {
 }
 
 impl TestApp {
+    /// The data directory the server runs on.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub fn url(&self, path: &str) -> String {
         if path.starts_with('/') {
             format!("http://{}{path}", self.addr)

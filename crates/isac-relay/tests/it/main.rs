@@ -9,6 +9,7 @@ mod exports;
 mod feeds;
 mod helpers;
 mod members;
+mod metrics;
 mod notice;
 mod openapi;
 mod paging;

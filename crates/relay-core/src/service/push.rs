@@ -197,6 +197,11 @@ impl Filter {
 impl Relay {
     /// Starts the live tail and the webhook deliveries (once; the server calls it). `sender`
     /// delivers webhooks.
+    /// Live streams open now.
+    pub fn stream_subscribers(&self) -> usize {
+        self.push.tx.receiver_count()
+    }
+
     pub async fn start_push(&self, sender: Arc<dyn WebhookSender>) -> Result<(), Error> {
         if self.push.started.swap(true, Ordering::SeqCst) {
             return Ok(());

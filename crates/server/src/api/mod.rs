@@ -17,6 +17,7 @@ use crate::error::ApiError;
 mod admin;
 mod exports;
 mod feeds;
+mod metrics;
 pub(crate) mod notice;
 pub mod openapi;
 pub(crate) mod push;
@@ -30,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .merge(push::router())
         .merge(exports::router())
         .merge(notice::router())
+        .merge(metrics::router())
         .route_layer(middleware::from_fn(json_media_type))
 }
 

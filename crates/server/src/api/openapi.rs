@@ -687,8 +687,94 @@ fn ops() -> Vec<Op> {
             200,
             Some(r("Overlaps")),
         ),
+        Op {
+            query: FORMAT_PARAM,
+            text: Some((
+                "CSV (format=csv): one table, its rows org, pair or total.",
+                &["text/csv"],
+            )),
+            ..op(
+                "get",
+                "/api/v1/metrics/coverage",
+                "metrics",
+                "Who reported what: per organisation and kind (reported, alone, after the relay had it), per pair (shared, Jaccard; ISAC administrators), totals over at least three organisations.",
+                None,
+                200,
+                Some(r("Coverage")),
+            )
+        },
+        Op {
+            query: FORMAT_PARAM,
+            text: Some(("CSV (format=csv).", &["text/csv"])),
+            ..op(
+                "get",
+                "/api/v1/metrics/leadtime",
+                "metrics",
+                "How long the relay held observables before an organisation reported them (its own for members): median and 90th percentile.",
+                None,
+                200,
+                Some(r("LeadTimes")),
+            )
+        },
+        Op {
+            text: Some(("The lead times as an SVG chart.", &["image/svg+xml"])),
+            ..op(
+                "get",
+                "/api/v1/metrics/leadtime.svg",
+                "metrics",
+                "Lead times, charted.",
+                None,
+                200,
+                None,
+            )
+        },
+        Op {
+            query: DAILY_PARAMS,
+            text: Some(("CSV (format=csv).", &["text/csv"])),
+            ..op(
+                "get",
+                "/api/v1/metrics/daily",
+                "metrics",
+                "New C2 servers and phishing sites per day by feed, kind, country and reporting sector; for members, feeds they read and counts from at least three organisations.",
+                None,
+                200,
+                Some(r("DailyCounts")),
+            )
+        },
+        Op {
+            query: DAILY_PARAMS,
+            text: Some(("The daily counts as an SVG chart.", &["image/svg+xml"])),
+            ..op(
+                "get",
+                "/api/v1/metrics/daily.svg",
+                "metrics",
+                "Daily counts, charted.",
+                None,
+                200,
+                None,
+            )
+        },
+        op(
+            "post",
+            "/api/v1/metrics/recompute",
+            "metrics",
+            "Rebuild coverage and lead times from the first reports (ISAC administrators).",
+            None,
+            200,
+            Some(r("Recomputed")),
+        ),
     ]
 }
+
+const FORMAT_PARAM: &[(&str, &str)] = &[("format", "json (default) or csv.")];
+const DAILY_PARAMS: &[(&str, &str)] = &[
+    (
+        "from",
+        "First day, YYYY-MM-DD or an RFC 3339 time (default: 30 days before to).",
+    ),
+    ("to", "Last day, included (default: today)."),
+    ("format", "json (default) or csv."),
+];
 
 /// The query parameters of an export.
 const EXPORT_PARAMS: &[(&str, &str)] = &[
@@ -822,6 +908,7 @@ fn schemas() -> Value {
         "Created": {"type": "object", "properties": {"id": {"type": "integer"}}},
     });
     let count = json!({"type": ["integer", "null"], "description": "null where suppressed"});
+    let n = json!({"type": "integer"});
     let status = json!({"type": "string", "enum": ["new", "notified", "remediated", "unreachable", "false-positive"]});
     let notice = json!({
         "Campaign": {"type": "object", "properties": {"name": string, "kind": {"type": "string", "enum": ["monthly", "standing"]},
@@ -844,6 +931,19 @@ fn schemas() -> Value {
         "MonthlyReport": {"type": "object", "properties": {"month": string, "org": {"type": ["string", "null"]}, "members": {"type": ["integer", "null"]},
             "suppressed": boolean, "rows": {"type": "array", "items": {"type": "object", "properties": {"finding": string, "findings": count,
             "notified": count, "remediated": count, "unreachable": count, "false_positive": count, "open": count}}}}},
+        "Coverage": {"type": "object", "properties": {
+            "orgs": {"type": "array", "items": {"type": "object", "properties": {"org": string, "kind": string, "reported": n,
+                "unique": n, "preceded": n, "preceded_share": {"type": "number"}}}},
+            "pairs": {"type": "array", "items": {"type": "object", "properties": {"kind": string, "a": string, "b": string,
+                "shared": n, "jaccard": {"type": "number"}}}},
+            "totals": {"type": "array", "items": {"type": "object", "properties": {"kind": string, "organisations": n,
+                "reports": n, "unique": n, "preceded": n, "mean_jaccard": {"type": "number"}}}}}},
+        "LeadTimes": {"type": "object", "properties": {"leads": {"type": "array", "items": {"type": "object", "properties": {
+            "org": string, "kind": string, "preceded": n, "median_seconds": {"type": "number"}, "p90_seconds": {"type": "number"}}}}}},
+        "DailyCounts": {"type": "object", "properties": {"from": string, "to": string, "suppressed": n,
+            "counts": {"type": "array", "items": {"type": "object", "properties": {"day": string, "category": {"enum": ["c2", "phishing"]},
+                "feed": string, "kind": string, "country": {"type": ["string", "null"]}, "sector": string, "count": n}}}}},
+        "Recomputed": {"type": "object", "properties": {"reports": n}},
         "Overlaps": {"type": "object", "properties": {"overlaps": {"type": "array", "items": {"type": "object", "properties": {
             "net": string, "org": string, "other_net": string, "other_org": string}}}}},
     });

@@ -180,6 +180,7 @@ async fn add_objects(
     let limit = s.relay.config().max_content_length;
     let body = read_body(&headers, body, limit).await?;
     let status = s.relay.add_objects(&who, &cid, &body).await?;
+    metrics::counter!("relay_objects_ingested_total").increment(status.success_count);
     Ok(render::json(StatusCode::ACCEPTED, &status))
 }
 

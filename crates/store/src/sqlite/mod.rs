@@ -632,6 +632,36 @@ impl Store for SqliteStore {
         self.read(move |conn| notice::uploads(conn, campaign)).await
     }
 
+    async fn feed_sizes(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached(
+                "SELECT c.name, (SELECT count(*) FROM objects o WHERE o.collection = c.seq)
+                   FROM collections c ORDER BY c.name",
+            )
+            .map_err(internal)?
+            .query_map([], |r| {
+                Ok((r.get(0)?, u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0)))
+            })
+            .map_err(internal)?
+            .collect::<Result<_, _>>()
+            .map_err(internal)
+        })
+        .await
+    }
+
+    async fn storage_bytes(&self) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            conn.query_row(
+                "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .map_err(internal)
+        })
+        .await
+    }
+
     async fn metric_coverage(&self) -> Result<relay_core::metrics::Coverage, StoreError> {
         self.read(metrics::coverage).await
     }
