@@ -533,13 +533,14 @@ pub trait Store: Send + Sync + 'static {
         &self,
         org: Option<i64>,
     ) -> Result<Vec<crate::metrics::LeadTimes>, StoreError>;
-    /// First reports of C2 servers and phishing sites in `[from, to)`, oldest first.
+    /// Each first report of a C2 server or phishing site in `[from, to)`, oldest first, handed
+    /// to `each` as it is read (a month may hold millions); returns how many.
     async fn first_reports(
         &self,
         from: Timestamp,
         to: Timestamp,
-    ) -> Result<Vec<crate::metrics::FirstReport>, StoreError>;
-
+        each: Box<dyn FnMut(crate::metrics::FirstReport) + Send>,
+    ) -> Result<u64, StoreError>;
     /// Object versions stored per feed (by name), for operational metrics.
     async fn feed_sizes(&self) -> Result<Vec<(String, u64)>, StoreError>;
     /// The size of the stored data, in bytes.

@@ -14,9 +14,9 @@ pub mod geo;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use relay_core::metrics::Category;
+use relay_core::metrics::{Category, FirstReport};
 use relay_core::{AuditEntry, Change, Error, Principal, Role, Store, policy};
 use serde::Serialize;
 use stix::Timestamp;
@@ -103,8 +103,20 @@ pub struct DailyReport {
     pub suppressed: u64,
 }
 
+/// The country of an IP observable, from the database the administrator supplied.
+fn country_of(geo: Option<&GeoDb>, kind: &str, value: &str) -> Option<String> {
+    let geo = geo?;
+    if !matches!(kind, "ipv4" | "ipv6") {
+        return None;
+    }
+    let ip: IpAddr = value.split('/').next()?.parse().ok()?;
+    geo.lookup(ip).country
+}
+
 /// A daily count's key: day, category, feed, kind, country, sector.
 type Cell = (String, Category, String, String, Option<String>, String);
+/// Each cell's count and the organisations whose first reports it counts.
+type Cells = BTreeMap<Cell, (u64, BTreeSet<i64>)>;
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -250,31 +262,46 @@ impl Metrics {
                     .collect(),
             )
         };
-        let firsts = self
-            .store
-            .first_reports(Timestamp::from_micros(from), Timestamp::from_micros(to))
-            .await?;
-        // Each cell's count and the organisations that made it.
-        let mut cells: BTreeMap<Cell, (u64, BTreeSet<i64>)> = BTreeMap::new();
-        for f in firsts {
-            if readable.as_ref().is_some_and(|r| !r.contains(&f.feed)) {
-                continue;
+        // Each cell's count and the organisations that made it, gathered as the store reads.
+        let cells: Arc<Mutex<Cells>> = Arc::default();
+        let gather = {
+            let cells = cells.clone();
+            let geo = self.geo.clone();
+            move |f: FirstReport| {
+                if readable.as_ref().is_some_and(|r| !r.contains(&f.feed)) {
+                    return;
+                }
+                let country = country_of(geo.as_deref(), &f.kind, &f.value);
+                let day =
+                    Timestamp::from_micros(f.at.as_micros().div_euclid(DAY) * DAY).to_string();
+                if let Ok(mut cells) = cells.lock() {
+                    let cell = cells
+                        .entry((
+                            day[..10].to_owned(),
+                            f.category,
+                            f.feed,
+                            f.kind,
+                            country,
+                            f.sector,
+                        ))
+                        .or_default();
+                    cell.0 += 1;
+                    cell.1.insert(f.org);
+                }
             }
-            let country = self.country(&f.kind, &f.value);
-            let day = Timestamp::from_micros(f.at.as_micros().div_euclid(DAY) * DAY).to_string();
-            let cell = cells
-                .entry((
-                    day[..10].to_owned(),
-                    f.category,
-                    f.feed,
-                    f.kind,
-                    country,
-                    f.sector,
-                ))
-                .or_default();
-            cell.0 += 1;
-            cell.1.insert(f.org);
-        }
+        };
+        self.store
+            .first_reports(
+                Timestamp::from_micros(from),
+                Timestamp::from_micros(to),
+                Box::new(gather),
+            )
+            .await?;
+        let cells = std::mem::take(
+            &mut *cells
+                .lock()
+                .map_err(|_| Error::Unavailable("daily counts were interrupted".into()))?,
+        );
         let mut report = DailyReport {
             from: Timestamp::from_micros(from).to_string(),
             to: Timestamp::from_micros(to).to_string(),
@@ -296,16 +323,6 @@ impl Metrics {
             });
         }
         Ok(report)
-    }
-
-    /// The country of an IP observable, from the database the administrator supplied.
-    fn country(&self, kind: &str, value: &str) -> Option<String> {
-        let geo = self.geo.as_ref()?;
-        if !matches!(kind, "ipv4" | "ipv6") {
-            return None;
-        }
-        let ip: IpAddr = value.split('/').next()?.parse().ok()?;
-        geo.lookup(ip).country
     }
 
     /// Rebuilds coverage and lead times from the first reports (ISAC administrators).

@@ -339,40 +339,32 @@ pub fn first_reports(
     conn: &Connection,
     from: Timestamp,
     to: Timestamp,
-) -> Result<Vec<FirstReport>, StoreError> {
-    let rows: Vec<(String, String, i64, i64, String, String, String)> = conn
+    mut each: Box<dyn FnMut(FirstReport) + Send>,
+) -> Result<u64, StoreError> {
+    let mut stmt = conn
         .prepare_cached(
             "SELECT f.kind, f.value, f.first_at, f.org, o.sector, c.name, f.category
                FROM metric_firsts f JOIN orgs o ON o.id = f.org
                JOIN collections c ON c.seq = f.collection
               WHERE f.first_at >= ?1 AND f.first_at < ?2 ORDER BY f.first_at",
         )
-        .map_err(internal)?
-        .query_map(params![from.as_micros(), to.as_micros()], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-            ))
-        })
-        .map_err(internal)?
-        .collect::<Result<_, _>>()
         .map_err(internal)?;
-    rows.into_iter()
-        .map(|(kind, value, at, org, sector, feed, category)| {
-            Ok(FirstReport {
-                kind,
-                value,
-                at: Timestamp::from_micros(at),
-                org,
-                sector,
-                feed,
-                category: Category::parse(&category).map_err(|e| StoreError::Internal(e.into()))?,
-            })
-        })
-        .collect()
+    let mut rows = stmt
+        .query(params![from.as_micros(), to.as_micros()])
+        .map_err(internal)?;
+    let mut n = 0;
+    while let Some(r) = rows.next().map_err(internal)? {
+        let category: String = r.get(6).map_err(internal)?;
+        each(FirstReport {
+            kind: r.get(0).map_err(internal)?,
+            value: r.get(1).map_err(internal)?,
+            at: Timestamp::from_micros(r.get(2).map_err(internal)?),
+            org: r.get(3).map_err(internal)?,
+            sector: r.get(4).map_err(internal)?,
+            feed: r.get(5).map_err(internal)?,
+            category: Category::parse(&category).map_err(|e| StoreError::Internal(e.into()))?,
+        });
+        n += 1;
+    }
+    Ok(n)
 }

@@ -677,8 +677,9 @@ impl Store for SqliteStore {
         &self,
         from: Timestamp,
         to: Timestamp,
-    ) -> Result<Vec<relay_core::metrics::FirstReport>, StoreError> {
-        self.read(move |conn| metrics::first_reports(conn, from, to))
+        each: Box<dyn FnMut(relay_core::metrics::FirstReport) + Send>,
+    ) -> Result<u64, StoreError> {
+        self.read(move |conn| metrics::first_reports(conn, from, to, each))
             .await
     }
 

@@ -2032,10 +2032,25 @@ pub async fn metrics_from_a_known_history(store: Arc<dyn Store>) {
     );
     assert_eq!(store.metric_leads(Some(a)).await.unwrap(), []);
 
-    let all = store
-        .first_reports(Timestamp::from_micros(0), Timestamp::now())
-        .await
-        .unwrap();
+    let firsts_in = |from: Timestamp| {
+        let store = store.clone();
+        async move {
+            let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let into = seen.clone();
+            let n = store
+                .first_reports(
+                    from,
+                    Timestamp::now(),
+                    Box::new(move |f| into.lock().unwrap().push(f)),
+                )
+                .await
+                .unwrap();
+            let all = std::mem::take(&mut *seen.lock().unwrap());
+            assert_eq!(n as usize, all.len());
+            all
+        }
+    };
+    let all = firsts_in(Timestamp::from_micros(0)).await;
     let firsts: Vec<(&str, &str, i64, i64, &str, Category)> = all
         .iter()
         .map(|f| {
@@ -2073,10 +2088,7 @@ pub async fn metrics_from_a_known_history(store: Arc<dyn Store>) {
     firsts.sort();
     assert_eq!(firsts, want);
     assert_eq!(all[0].sector, "telecom");
-    let none = store
-        .first_reports(Timestamp::from_micros(t1 + 1), Timestamp::now())
-        .await
-        .unwrap();
+    let none = firsts_in(Timestamp::from_micros(t1 + 1)).await;
     assert!(none.is_empty());
 
     // Rebuilt from the reports: the same figures.
