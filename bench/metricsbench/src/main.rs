@@ -114,6 +114,7 @@ fn envelope(org: i64, who: &relay_core::Principal, objects: Vec<NewObject>) -> A
         },
         objects,
         audit: AuditEntry::by(who, "objects.add"),
+        ref_scope: Vec::new(),
     }
 }
 

@@ -131,6 +131,14 @@ pub struct LeadTimes {
     pub p90_micros: i64,
 }
 
+/// An organisation's first report of an observable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservableReport {
+    pub org: i64,
+    pub org_name: String,
+    pub at: Timestamp,
+}
+
 /// The first report of a C2 server or phishing site.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FirstReport {

@@ -352,6 +352,9 @@ pub struct AddObjects {
     pub status: StatusDraft,
     /// Committed with the objects; the store adds nothing to it.
     pub audit: AuditEntry,
+    /// Where the objects a sighting reports by reference are looked up: the feeds the poster
+    /// reads, each with what it may see there (a reference to anything else reports nothing).
+    pub ref_scope: Vec<(String, crate::policy::Visibility)>,
 }
 
 /// A DELETE of one object's versions.
@@ -533,6 +536,12 @@ pub trait Store: Send + Sync + 'static {
         &self,
         org: Option<i64>,
     ) -> Result<Vec<crate::metrics::LeadTimes>, StoreError>;
+    /// Who first reported an observable where metrics look, and when, earliest first.
+    async fn observable_reports(
+        &self,
+        kind: &str,
+        value: &str,
+    ) -> Result<Vec<crate::metrics::ObservableReport>, StoreError>;
     /// Each first report of a C2 server or phishing site in `[from, to)`, oldest first, handed
     /// to `each` as it is read (a month may hold millions); returns how many.
     async fn first_reports(

@@ -158,6 +158,92 @@ fn range(first: &str, last: &str) -> Result<Vec<IpNet>, String> {
 mod tests {
     use super::*;
 
+    /// MaxMind DB encodings (the format's spec, v2.0) of what the test database holds.
+    fn text(s: &str) -> Vec<u8> {
+        let mut v = vec![(2 << 5) | s.len() as u8];
+        v.extend_from_slice(s.as_bytes());
+        v
+    }
+
+    fn map(pairs: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        let mut v = vec![(7 << 5) | pairs.len() as u8];
+        for (k, val) in pairs {
+            v.extend(text(k));
+            v.extend_from_slice(val);
+        }
+        v
+    }
+
+    fn uint(kind: u8, n: u64, bytes: usize) -> Vec<u8> {
+        let be = n.to_be_bytes();
+        let mut v = if kind <= 7 {
+            vec![(kind << 5) | bytes as u8]
+        } else {
+            vec![bytes as u8, kind - 7]
+        };
+        v.extend_from_slice(&be[8 - bytes..]);
+        v
+    }
+
+    /// An IPv4 database holding one network, 198.51.100.0/24: Japan, AS64500.
+    fn one_network_mmdb() -> Vec<u8> {
+        let net: u32 = u32::from(std::net::Ipv4Addr::new(198, 51, 100, 0));
+        let depth = 24u32;
+        let nodes = depth;
+        let mut tree = Vec::new();
+        let record = |v: u32| v.to_be_bytes()[1..].to_vec();
+        for i in 0..depth {
+            let bit = (net >> (31 - i)) & 1;
+            let next = if i + 1 == depth { nodes + 16 } else { i + 1 };
+            let (left, right) = if bit == 0 {
+                (next, nodes)
+            } else {
+                (nodes, next)
+            };
+            tree.extend(record(left));
+            tree.extend(record(right));
+        }
+        let mut db = tree;
+        db.extend([0u8; 16]);
+        db.extend(map(&[
+            ("country", map(&[("iso_code", text("JP"))])),
+            ("autonomous_system_number", uint(6, 64500, 2)),
+        ]));
+        db.extend(b"\xAB\xCD\xEFMaxMind.com");
+        db.extend(map(&[
+            ("node_count", uint(6, u64::from(nodes), 4)),
+            ("record_size", uint(5, 24, 1)),
+            ("ip_version", uint(5, 4, 1)),
+            ("database_type", text("Test-Country")),
+            ("languages", vec![0, 4]),
+            ("binary_format_major_version", uint(5, 2, 1)),
+            ("binary_format_minor_version", uint(5, 0, 0)),
+            ("build_epoch", uint(9, 1_700_000_000, 8)),
+            ("description", map(&[])),
+        ]));
+        db
+    }
+
+    #[test]
+    fn maxmind_databases_give_country_and_as() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("test.mmdb");
+        std::fs::write(&path, one_network_mmdb()).unwrap();
+        let db = GeoDb::open(&path).unwrap();
+        assert_eq!(
+            db.lookup("198.51.100.77".parse().unwrap()),
+            Place {
+                country: Some("JP".into()),
+                asn: Some(64500)
+            }
+        );
+        assert_eq!(db.lookup("198.51.101.1".parse().unwrap()), Place::default());
+        let bad = dir.path().join("bad.mmdb");
+        std::fs::write(&bad, b"not a database").unwrap();
+        let e = GeoDb::open(&bad).err().unwrap();
+        assert!(e.contains("bad.mmdb") && e.contains("MaxMind"), "{e}");
+    }
+
     #[test]
     fn csv_ranges_by_network_or_bounds_longest_first() {
         let db = GeoDb::from_csv(

@@ -118,6 +118,23 @@ type Cell = (String, Category, String, String, Option<String>, String);
 /// Each cell's count and the organisations whose first reports it counts.
 type Cells = BTreeMap<Cell, (u64, BTreeSet<i64>)>;
 
+/// Who first reported an observable, and when.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ObservableFigures {
+    pub kind: String,
+    pub value: String,
+    /// The first report by anyone (for a member: only if it reported it too).
+    pub first: Option<String>,
+    /// Each organisation's first report, earliest first (for a member: its own).
+    pub reports: Vec<FirstSeen>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FirstSeen {
+    pub org: String,
+    pub at: String,
+}
+
 #[derive(Clone)]
 pub struct Metrics {
     store: Arc<dyn Store>,
@@ -323,6 +340,43 @@ impl Metrics {
             });
         }
         Ok(report)
+    }
+
+    /// When each organisation first reported an observable, and when anyone did. A member
+    /// learns nothing of an observable it has not reported itself.
+    pub async fn observable(
+        &self,
+        who: &Principal,
+        kind: &str,
+        value: &str,
+    ) -> Result<ObservableFigures, Error> {
+        require_member(who)?;
+        let kind = kind.trim().to_ascii_lowercase();
+        let value = value.trim();
+        if kind.is_empty() || value.is_empty() {
+            return Err(Error::Invalid(
+                "give the observable's kind and value".into(),
+            ));
+        }
+        let all = self.store.observable_reports(&kind, value).await?;
+        let admin = who.is_isac_admin();
+        let mine = all.iter().any(|r| r.org == who.org_id);
+        Ok(ObservableFigures {
+            first: all
+                .first()
+                .filter(|_| admin || mine)
+                .map(|r| r.at.to_string()),
+            reports: all
+                .iter()
+                .filter(|r| admin || r.org == who.org_id)
+                .map(|r| FirstSeen {
+                    org: r.org_name.clone(),
+                    at: r.at.to_string(),
+                })
+                .collect(),
+            kind,
+            value: value.to_owned(),
+        })
     }
 
     /// Rebuilds coverage and lead times from the first reports (ISAC administrators).

@@ -259,6 +259,49 @@ async fn coverage_and_lead_times_by_who_asks() {
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
 
+    // One observable: who first reported it, when; a member sees its own report, and the
+    // first only if it reported it too.
+    let path = "/api/v1/metrics/observable?kind=ipv4&value=198.51.100.1";
+    let (s, v) = json_api(app, TOKEN, Method::GET, path, None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let orgs: Vec<&str> = v["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["org"].as_str().unwrap())
+        .collect();
+    assert_eq!(orgs, ["O1", "O2", "O3"]);
+    assert_eq!(v["first"], v["reports"][0]["at"]);
+    let (_, o2) = json_api(app, &h.tokens[1], Method::GET, path, None).await;
+    assert_eq!(o2["reports"], json!([v["reports"][1]]));
+    assert_eq!(o2["first"], v["first"]);
+    let (_, o4) = json_api(app, &h.tokens[3], Method::GET, path, None).await;
+    assert_eq!(
+        (o4["reports"].clone(), o4["first"].clone()),
+        (json!([]), Value::Null)
+    );
+    let (_, sighted) = json_api(
+        app,
+        &h.tokens[3],
+        Method::GET,
+        "/api/v1/metrics/observable?kind=ipv4&value=198.51.100.2",
+        None,
+    )
+    .await;
+    assert_eq!(
+        sighted["reports"][0]["org"], "O4",
+        "a sighting reports what it refers to: {sighted}"
+    );
+    let (s, _) = json_api(
+        app,
+        TOKEN,
+        Method::GET,
+        "/api/v1/metrics/observable?value=x",
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
     // Rebuilt from the reports: the same figures; members may not rebuild.
     let (s, _) = json_api(
         app,

@@ -422,6 +422,23 @@ impl Relay {
         }
         audit.ids = objects.iter().map(|o| o.id.clone()).collect();
         let stored = !objects.is_empty();
+        // A sighting reports what it refers to only where the poster could read it.
+        let refers = objects.iter().any(|o| {
+            o.metrics
+                .as_ref()
+                .is_some_and(|m| !m.reported_refs.is_empty())
+        });
+        let ref_scope = if refers {
+            self.store
+                .list_feeds()
+                .await?
+                .iter()
+                .filter(|f| f.kind != FeedKind::Aggregate && policy::feed_rights(who, f).read)
+                .map(|f| (f.id.clone(), policy::visibility(who, f)))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let status = self
             .store
             .add_objects(AddObjects {
@@ -430,6 +447,7 @@ impl Relay {
                 objects,
                 status: draft,
                 audit,
+                ref_scope,
             })
             .await?;
         if stored {

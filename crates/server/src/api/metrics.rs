@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/metrics/leadtime.svg", get(leadtime_svg))
         .route("/api/v1/metrics/daily", get(daily))
         .route("/api/v1/metrics/daily.svg", get(daily_svg))
+        .route("/api/v1/metrics/observable", get(observable))
         .route("/api/v1/metrics/recompute", post(recompute))
 }
 
@@ -106,6 +107,23 @@ async fn daily_svg(
     let r = daily_report(&s, &who, &p).await?;
     let svg = metrics::chart::daily_svg(&r).map_err(Error::Unprocessable)?;
     Ok(typed(svg, "image/svg+xml"))
+}
+
+async fn observable(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let p = Params::parse(q);
+    let r = s
+        .metrics
+        .observable(
+            &who,
+            p.get("kind").unwrap_or(""),
+            p.get("value").unwrap_or(""),
+        )
+        .await?;
+    Ok(ok(&r))
 }
 
 async fn recompute(State(s): State<AppState>, Caller(who): Caller) -> Result<Response, ApiError> {

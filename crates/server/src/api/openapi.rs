@@ -754,6 +754,24 @@ fn ops() -> Vec<Op> {
                 None,
             )
         },
+        Op {
+            query: &[
+                (
+                    "kind",
+                    "The observable's kind: ipv4, ipv6, domain, url, hash:SHA-256, port...",
+                ),
+                ("value", "Its value."),
+            ],
+            ..op(
+                "get",
+                "/api/v1/metrics/observable",
+                "metrics",
+                "When each organisation first reported an observable, and when anyone did (members: their own report, and the first only if they reported it).",
+                None,
+                200,
+                Some(r("ObservableReports")),
+            )
+        },
         op(
             "post",
             "/api/v1/metrics/recompute",
@@ -944,6 +962,9 @@ fn schemas() -> Value {
             "counts": {"type": "array", "items": {"type": "object", "properties": {"day": string, "category": {"enum": ["c2", "phishing"]},
                 "feed": string, "kind": string, "country": {"type": ["string", "null"]}, "sector": string, "count": n}}}}},
         "Recomputed": {"type": "object", "properties": {"reports": n}},
+        "ObservableReports": {"type": "object", "properties": {"kind": string, "value": string,
+            "first": {"type": ["string", "null"]}, "reports": {"type": "array", "items": {"type": "object",
+                "properties": {"org": string, "at": string}}}}},
         "Overlaps": {"type": "object", "properties": {"overlaps": {"type": "array", "items": {"type": "object", "properties": {
             "net": string, "org": string, "other_net": string, "other_org": string}}}}},
     });

@@ -7,7 +7,8 @@
 use std::collections::HashMap;
 
 use relay_core::metrics::{
-    Category, Coverage, FirstReport, LeadTimes, OrgCoverage, PairCoverage, Recomputed,
+    Category, Coverage, FirstReport, LeadTimes, ObservableReport, OrgCoverage, PairCoverage,
+    Recomputed,
 };
 use relay_core::store::StoreError;
 use rusqlite::{Connection, params};
@@ -367,4 +368,26 @@ pub fn first_reports(
         n += 1;
     }
     Ok(n)
+}
+
+pub fn observable_reports(
+    conn: &Connection,
+    kind: &str,
+    value: &str,
+) -> Result<Vec<ObservableReport>, StoreError> {
+    conn.prepare_cached(
+        "SELECT r.org, o.name, r.first_at FROM reports r JOIN orgs o ON o.id = r.org
+          WHERE r.kind = ?1 AND r.value = ?2 AND r.first_at IS NOT NULL ORDER BY r.first_at",
+    )
+    .map_err(internal)?
+    .query_map(params![kind, value], |r| {
+        Ok(ObservableReport {
+            org: r.get(0)?,
+            org_name: r.get(1)?,
+            at: Timestamp::from_micros(r.get(2)?),
+        })
+    })
+    .map_err(internal)?
+    .collect::<Result<_, _>>()
+    .map_err(internal)
 }

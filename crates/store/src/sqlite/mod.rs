@@ -673,6 +673,16 @@ impl Store for SqliteStore {
         self.read(move |conn| metrics::leads(conn, org)).await
     }
 
+    async fn observable_reports(
+        &self,
+        kind: &str,
+        value: &str,
+    ) -> Result<Vec<relay_core::metrics::ObservableReport>, StoreError> {
+        let (kind, value) = (kind.to_owned(), value.to_owned());
+        self.read(move |conn| metrics::observable_reports(conn, &kind, &value))
+            .await
+    }
+
     async fn first_reports(
         &self,
         from: Timestamp,

@@ -30,22 +30,34 @@ fn collection_seq(conn: &Connection, feed_id: &str) -> Result<i64, StoreError> {
         .ok_or_else(|| StoreError::NotFound(format!("no collection '{feed_id}'")))
 }
 
-/// The observables of the current versions of the object `id`, in any feed.
+/// The observables of the current versions of the object `id` in the feeds of `scope`, where
+/// visible as each feed's `Visibility` says.
 fn referenced_observables(
     conn: &Connection,
     id: &str,
+    scope: &[(String, Visibility)],
 ) -> Result<Vec<(String, String)>, StoreError> {
-    conn.prepare_cached(
-        "SELECT DISTINCT ob.kind, ob.value
-           FROM objects o JOIN observables ob ON ob.object_seq = o.seq
-          WHERE o.collection IN (SELECT seq FROM collections) AND o.stix_id = ?1
-            AND o.is_last = 1",
-    )
-    .map_err(internal)?
-    .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
-    .map_err(internal)?
-    .collect::<Result<_, _>>()
-    .map_err(internal)
+    let mut out = Vec::new();
+    for (feed, v) in scope {
+        let mut sql = "SELECT DISTINCT ob.kind, ob.value
+               FROM objects o JOIN observables ob ON ob.object_seq = o.seq
+              WHERE o.collection = (SELECT seq FROM collections WHERE id = ?)
+                AND o.stix_id = ? AND o.is_last = 1"
+            .to_owned();
+        let mut args = vec![SqlValue::Text(feed.clone()), SqlValue::Text(id.to_owned())];
+        push_visibility(&mut sql, &mut args, "o", v);
+        let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
+        let rows = stmt
+            .query_map(params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(internal)?;
+        for r in rows {
+            let pair: (String, String) = r.map_err(internal)?;
+            if !out.contains(&pair) {
+                out.push(pair);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Inserts the objects of one POST and records its status resource. Runs inside the writer's
@@ -171,7 +183,7 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
         // What a sighting reports by reference: the observables of the objects it names.
         let mut by_reference = Vec::new();
         for id in obj.metrics.iter().flat_map(|m| &m.reported_refs) {
-            by_reference.extend(referenced_observables(conn, id)?);
+            by_reference.extend(referenced_observables(conn, id, &request.ref_scope)?);
         }
         let mentioned = obj
             .observables

@@ -119,6 +119,14 @@ fn add(feed: &Feed, mut objects: Vec<NewObject>) -> AddObjects {
             failures: Vec::new(),
         },
         objects,
+        ref_scope: vec![(
+            feed.id.clone(),
+            relay_core::policy::Visibility {
+                everything: true,
+                open_up_to: Some(Tlp::Red),
+                org: 1,
+            },
+        )],
     }
 }
 
@@ -1970,6 +1978,20 @@ pub async fn metrics_from_a_known_history(store: Arc<dyn Store>) {
     // Where metrics do not look, then where they do: counted from the second.
     post(c, vec![ip3.clone()], None).await;
     let late = post(c, vec![ip3.clone()], counted(None, &[])).await;
+
+    // A sighting of an object where its poster may not look reports nothing.
+    let mut blind = add(
+        &feed,
+        vec![obj(
+            &format!("sighting--00000000-0000-4000-8000-{:012}", 99),
+            "sighting",
+            Some("2026-01-01T00:00:00Z"),
+        )],
+    );
+    blind.objects[0].metrics = counted(None, &[&first]);
+    blind.poster_org = b;
+    blind.ref_scope.clear();
+    store.add_objects(blind).await.unwrap();
 
     let page = query_all(&store, &feed.id, &query()).await.unwrap();
     let added = |id: &str| {
