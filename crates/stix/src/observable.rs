@@ -107,6 +107,43 @@ pub fn normalize_domain(s: &str) -> Option<String> {
     }
 }
 
+/// An observable named by its kind (as `Kind` displays it: `ipv4`, `domain`, `hash:SHA-256`,
+/// `port`...) and value, in the normal form the index keeps.
+pub fn normalize(kind: &str, value: &str) -> Result<Observable, String> {
+    let kind = kind.trim();
+    let bad = || format!("'{value}' is not a valid {kind}");
+    let lower = kind.to_ascii_lowercase();
+    let (k, v) = match lower.as_str() {
+        "ipv4" | "ipv6" => {
+            let (k, v) = normalize_ip(value).ok_or_else(bad)?;
+            if k.to_string() != lower {
+                return Err(bad());
+            }
+            (k, v)
+        }
+        "domain" => (Kind::Domain, normalize_domain(value).ok_or_else(bad)?),
+        "url" => (Kind::Url, normalize_url(value).ok_or_else(bad)?),
+        "email" => (Kind::Email, normalize_email(value).ok_or_else(bad)?),
+        "port" => (
+            Kind::Port,
+            value.trim().parse::<u16>().map_err(|_| bad())?.to_string(),
+        ),
+        "asn" => {
+            let n = value.trim().trim_start_matches(['A', 'S', 'a', 's']);
+            (Kind::Asn, n.parse::<u32>().map_err(|_| bad())?.to_string())
+        }
+        _ => match lower.strip_prefix("hash:") {
+            Some(alg) => return normalize_hash(alg, value).ok_or_else(bad),
+            None => {
+                return Err(format!(
+                    "unknown kind '{kind}': expected ipv4, ipv6, domain, url, email, port, asn or hash:ALGORITHM"
+                ));
+            }
+        },
+    };
+    Ok(Observable { kind: k, value: v })
+}
+
 pub fn normalize_url(s: &str) -> Option<String> {
     let u = url::Url::parse(s.trim()).ok()?;
     u.has_host().then(|| u.to_string())

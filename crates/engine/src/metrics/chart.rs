@@ -13,9 +13,37 @@ fn failed<E: std::fmt::Display>(e: E) -> String {
     format!("the chart could not be drawn: {e}")
 }
 
+/// A chart of the common size, white, with its caption and room for the axes' labels.
+fn frame<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    caption: &str,
+) -> Result<ChartBuilder<'a, 'b, SVGBackend<'b>>, String> {
+    root.fill(&WHITE).map_err(failed)?;
+    let mut builder = ChartBuilder::on(root);
+    builder
+        .caption(caption, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(48);
+    Ok(builder)
+}
+
+/// The legend of the series drawn.
+fn legend<'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.8))
+        .draw()
+        .map_err(failed)
+}
+
 /// One line per category: first reports per day over the report's period.
 pub fn daily_svg(report: &DailyReport) -> Result<String, String> {
-    let day_of = |s: &str| stix::Timestamp::parse(s).map(|t| t.as_micros() / 86_400_000_000);
+    let day_of =
+        |s: &str| stix::Timestamp::parse(s).map(|t| t.as_micros().div_euclid(86_400_000_000));
     let first = day_of(&report.from).map_err(failed)?;
     let last = day_of(&report.to).map_err(failed)?;
     let days = (last - first).max(1);
@@ -39,15 +67,7 @@ pub fn daily_svg(report: &DailyReport) -> Result<String, String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(failed)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                "New C2 servers and phishing sites per day",
-                ("sans-serif", 20),
-            )
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(48)
+        let mut chart = frame(&root, "New C2 servers and phishing sites per day")?
             .build_cartesian_2d(0i64..days, 0u64..top + top / 10 + 1)
             .map_err(failed)?;
         chart
@@ -68,12 +88,7 @@ pub fn daily_svg(report: &DailyReport) -> Result<String, String> {
                 .label(*name)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
         }
-        chart
-            .configure_series_labels()
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.8))
-            .draw()
-            .map_err(failed)?;
+        legend(&mut chart)?;
         root.present().map_err(failed)?;
     }
     Ok(svg)
@@ -95,17 +110,12 @@ pub fn lead_svg(leads: &[LeadFigures]) -> Result<String, String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(failed)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                "How long the relay held it before you reported it (hours)",
-                ("sans-serif", 20),
-            )
-            .margin(12)
-            .x_label_area_size(48)
-            .y_label_area_size(48)
-            .build_cartesian_2d((0..n).into_segmented(), 0.0..top * 1.1)
-            .map_err(failed)?;
+        let mut chart = frame(
+            &root,
+            "How long the relay held it before you reported it (hours)",
+        )?
+        .build_cartesian_2d((0..n).into_segmented(), 0.0..top * 1.1)
+        .map_err(failed)?;
         chart
             .configure_mesh()
             .x_labels(n as usize)
@@ -146,12 +156,7 @@ pub fn lead_svg(leads: &[LeadFigures]) -> Result<String, String> {
             .map_err(failed)?
             .label("90th percentile")
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], p90));
-        chart
-            .configure_series_labels()
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.8))
-            .draw()
-            .map_err(failed)?;
+        legend(&mut chart)?;
         root.present().map_err(failed)?;
     }
     Ok(svg)

@@ -5,9 +5,10 @@
 //! as reports arrive (see `relay_core::metrics`); this module shapes them for a caller.
 //!
 //! The ISAC administrators see everything. A member sees its own organisation's figures and
-//! aggregates over at least `MIN_MEMBERS` organisations; never a pair naming another member,
-//! and no daily count fed by fewer than `MIN_MEMBERS` organisations (those are summed into
-//! `suppressed`), nor counts of feeds it cannot read.
+//! aggregates over at least `MIN_MEMBERS` organisations besides itself (so that it cannot
+//! subtract its own share to get another's): never a pair naming another member, no daily
+//! count made by fewer (such cells are left out without a trace), no counts of feeds it
+//! cannot read, and lead times to the hour.
 
 pub mod chart;
 pub mod geo;
@@ -23,8 +24,11 @@ use stix::Timestamp;
 
 pub use geo::{GeoDb, Place};
 
-/// Aggregates over fewer organisations than this are not shown to members.
+/// Aggregates over fewer organisations than this (besides the caller's) are not shown to
+/// members.
 pub const MIN_MEMBERS: usize = 3;
+/// What members see of lead times is rounded down to this (microseconds): an hour.
+const LEAD_GRAIN: i64 = 3_600_000_000;
 /// The longest period a daily query covers.
 const MAX_DAYS: i64 = 366;
 const DAY: i64 = 86_400_000_000;
@@ -99,8 +103,6 @@ pub struct DailyReport {
     pub from: String,
     pub to: String,
     pub counts: Vec<DailyCount>,
-    /// First reports left out of `counts` because too few organisations made them.
-    pub suppressed: u64,
 }
 
 /// The country of an IP observable, from the database the administrator supplied.
@@ -123,7 +125,7 @@ type Cells = BTreeMap<Cell, (u64, BTreeSet<i64>)>;
 pub struct ObservableFigures {
     pub kind: String,
     pub value: String,
-    /// The first report by anyone (for a member: only if it reported it too).
+    /// The first report by anyone (for a member: only if it was its own).
     pub first: Option<String>,
     /// Each organisation's first report, earliest first (for a member: its own).
     pub reports: Vec<FirstSeen>,
@@ -212,7 +214,8 @@ impl Metrics {
         }
         for (kind, (orgs, reports, unique, preceded)) in by_kind {
             let n = orgs.len();
-            if !admin && n < MIN_MEMBERS {
+            let others = orgs.iter().filter(|o| **o != who.org_id).count();
+            if !admin && others < MIN_MEMBERS {
                 continue;
             }
             // Pairs that share nothing count as 0.
@@ -232,7 +235,17 @@ impl Metrics {
 
     pub async fn lead_times(&self, who: &Principal) -> Result<Vec<LeadFigures>, Error> {
         require_member(who)?;
-        let org = (!who.is_isac_admin()).then_some(who.org_id);
+        let admin = who.is_isac_admin();
+        let org = (!admin).then_some(who.org_id);
+        // A member's lead on one probe would date another member's report, perhaps one it
+        // cannot read: to the hour only.
+        let shown = |micros: i64| {
+            if admin {
+                seconds(micros)
+            } else {
+                seconds(micros - micros.rem_euclid(LEAD_GRAIN))
+            }
+        };
         Ok(self
             .store
             .metric_leads(org)
@@ -242,8 +255,8 @@ impl Metrics {
                 org: l.org_name,
                 kind: l.kind,
                 preceded: l.count,
-                median_seconds: seconds(l.p50_micros),
-                p90_seconds: seconds(l.p90_micros),
+                median_seconds: shown(l.p50_micros),
+                p90_seconds: shown(l.p90_micros),
             })
             .collect())
     }
@@ -256,7 +269,9 @@ impl Metrics {
         to: Timestamp,
     ) -> Result<DailyReport, Error> {
         require_member(who)?;
-        let (from, to) = (from.as_micros().div_euclid(DAY) * DAY, to.as_micros());
+        // Whole days: a period cut to the microsecond would date single reports.
+        let from = from.as_micros().div_euclid(DAY) * DAY;
+        let to = (to.as_micros() + DAY - 1).div_euclid(DAY) * DAY;
         if to <= from {
             return Err(Error::Invalid("'to' must be after 'from'".into()));
         }
@@ -325,8 +340,8 @@ impl Metrics {
             ..DailyReport::default()
         };
         for ((day, category, feed, kind, country, sector), (count, orgs)) in cells {
-            if !admin && orgs.len() < MIN_MEMBERS {
-                report.suppressed += count;
+            let others = orgs.iter().filter(|o| **o != who.org_id).count();
+            if !admin && others < MIN_MEMBERS {
                 continue;
             }
             report.counts.push(DailyCount {
@@ -343,7 +358,7 @@ impl Metrics {
     }
 
     /// When each organisation first reported an observable, and when anyone did. A member
-    /// learns nothing of an observable it has not reported itself.
+    /// sees only its own report (and so the first, when it was the first).
     pub async fn observable(
         &self,
         who: &Principal,
@@ -351,20 +366,21 @@ impl Metrics {
         value: &str,
     ) -> Result<ObservableFigures, Error> {
         require_member(who)?;
-        let kind = kind.trim().to_ascii_lowercase();
-        let value = value.trim();
-        if kind.is_empty() || value.is_empty() {
+        if kind.trim().is_empty() || value.trim().is_empty() {
             return Err(Error::Invalid(
                 "give the observable's kind and value".into(),
             ));
         }
-        let all = self.store.observable_reports(&kind, value).await?;
+        let o = stix::observable::normalize(kind, value).map_err(Error::Invalid)?;
+        let (kind, value) = (o.kind.to_string(), o.value);
+        let all = self.store.observable_reports(&kind, &value).await?;
         let admin = who.is_isac_admin();
-        let mine = all.iter().any(|r| r.org == who.org_id);
         Ok(ObservableFigures {
+            // Another member's earlier report may sit in an object this one cannot read: a
+            // member learns of it only through its lead-time distribution.
             first: all
                 .first()
-                .filter(|_| admin || mine)
+                .filter(|r| admin || r.org == who.org_id)
                 .map(|r| r.at.to_string()),
             reports: all
                 .iter()
@@ -375,7 +391,7 @@ impl Metrics {
                 })
                 .collect(),
             kind,
-            value: value.to_owned(),
+            value,
         })
     }
 

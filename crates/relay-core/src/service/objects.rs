@@ -433,7 +433,7 @@ impl Relay {
                 .list_feeds()
                 .await?
                 .iter()
-                .filter(|f| f.kind != FeedKind::Aggregate && policy::feed_rights(who, f).read)
+                .filter(|f| f.kind == FeedKind::Regular && policy::feed_rights(who, f).read)
                 .map(|f| (f.id.clone(), policy::visibility(who, f)))
                 .collect()
         } else {

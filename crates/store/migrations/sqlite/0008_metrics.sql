@@ -5,13 +5,18 @@
 -- `reports` (`isac-relay metrics recompute`); this step rebuilds them once in its code.
 
 ALTER TABLE reports ADD COLUMN first_at INTEGER;
-UPDATE reports SET first_at = (
-    SELECT min(o.date_added)
-      FROM observables ob
-      JOIN objects o ON o.seq = ob.object_seq
-      JOIN collections c ON c.seq = o.collection
-     WHERE ob.kind = reports.kind AND ob.value = reports.value
-       AND o.poster_org = reports.org AND c.kind = 'regular');
+-- Each organisation's earliest object in a regular feed naming each observable, in one pass.
+CREATE TEMP TABLE first_reports_0008 AS
+SELECT ob.kind AS kind, ob.value AS value, o.poster_org AS org, min(o.date_added) AS at
+  FROM observables ob
+  JOIN objects o ON o.seq = ob.object_seq
+  JOIN collections c ON c.seq = o.collection
+ WHERE c.kind = 'regular'
+ GROUP BY ob.kind, ob.value, o.poster_org;
+UPDATE reports SET first_at = f.at
+  FROM first_reports_0008 f
+ WHERE f.kind = reports.kind AND f.value = reports.value AND f.org = reports.org;
+DROP TABLE first_reports_0008;
 
 -- Per organisation and kind: observables reported, reported by it alone, and reported after
 -- the relay already held them.

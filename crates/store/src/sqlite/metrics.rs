@@ -94,31 +94,17 @@ fn bump_org(conn: &Connection, org: i64, kind: &str, by: [i64; 3]) -> Result<(),
     Ok(())
 }
 
-/// An object in `collection` calls an observable a C2 server or phishing site: its first
-/// report (by anyone) is recorded for daily counts, unless it is already.
+/// An object posted at `at` by `org` to `collection` calls an observable a C2 server or
+/// phishing site: that is its first report as such, unless an earlier one was recorded. (Only
+/// the categorising object's own report counts: an earlier report of the same value elsewhere
+/// may sit where this poster cannot look.)
 pub fn categorized(
     conn: &Connection,
     kind: &str,
     value: &str,
-    collection: i64,
+    (at, org, collection): (i64, i64, i64),
     category: Category,
 ) -> Result<(), StoreError> {
-    let first: Option<(i64, i64)> = conn
-        .prepare_cached(
-            "SELECT org, first_at FROM reports
-              WHERE kind = ?1 AND value = ?2 AND first_at IS NOT NULL
-              ORDER BY first_at LIMIT 1",
-        )
-        .map_err(internal)?
-        .query_row(params![kind, value], |r| Ok((r.get(0)?, r.get(1)?)))
-        .map(Some)
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-            e => Err(internal(e)),
-        })?;
-    let Some((org, at)) = first else {
-        return Ok(());
-    };
     conn.prepare_cached(
         "INSERT OR IGNORE INTO metric_firsts (kind, value, first_at, org, collection, category)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -297,11 +283,16 @@ pub fn coverage(conn: &Connection) -> Result<Coverage, StoreError> {
 }
 
 pub fn leads(conn: &Connection, org: Option<i64>) -> Result<Vec<LeadTimes>, StoreError> {
+    // One organisation's rows by the index; everyone's in one pass over it.
+    let sql = if org.is_some() {
+        "SELECT l.org, o.name, l.kind, count(*) FROM metric_leads l JOIN orgs o ON o.id = l.org
+          WHERE l.org = ?1 GROUP BY l.org, l.kind ORDER BY o.name, l.kind"
+    } else {
+        "SELECT l.org, o.name, l.kind, count(*) FROM metric_leads l JOIN orgs o ON o.id = l.org
+          WHERE ?1 IS NULL GROUP BY l.org, l.kind ORDER BY o.name, l.kind"
+    };
     let groups: Vec<(i64, String, String, i64)> = conn
-        .prepare_cached(
-            "SELECT l.org, o.name, l.kind, count(*) FROM metric_leads l JOIN orgs o ON o.id = l.org
-              WHERE ?1 IS NULL OR l.org = ?1 GROUP BY l.org, l.kind ORDER BY o.name, l.kind",
-        )
+        .prepare_cached(sql)
         .map_err(internal)?
         .query_map(params![org], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))

@@ -205,20 +205,20 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
                     metrics::counted(conn, &kind, value, request.poster_org, date_added)?;
                 }
                 if let Some(c) = m.category {
-                    metrics::categorized(conn, &kind, value, coll, c)?;
+                    let first = (date_added, request.poster_org, coll);
+                    metrics::categorized(conn, &kind, value, first, c)?;
                 }
             }
-            if i >= obj.observables.len() {
-                // Reported by reference: counted, not the object's own observable.
-                continue;
-            }
-            let o = &obj.observables[i];
             let n: i64 = reporters
-                .query_row(params![kind, o.value], |r| r.get(0))
+                .query_row(params![kind, value], |r| r.get(0))
                 .map_err(internal)?;
             if first_by_poster && n > 1 {
-                bump.execute(params![kind, o.value, n]).map_err(internal)?;
-                exports::corroborated(conn, &kind, &o.value, n, wall)?;
+                bump.execute(params![kind, value, n]).map_err(internal)?;
+                exports::corroborated(conn, &kind, value, n, wall)?;
+            }
+            if i >= obj.observables.len() {
+                // Reported by reference: a report, not the object's own observable.
+                continue;
             }
             corroboration = corroboration.max(n);
             reported.push(n);
