@@ -102,7 +102,13 @@ fn object(feed: &str, observables: Vec<Observable>, metrics: bool, c2: bool) -> 
     }
 }
 
-fn envelope(org: i64, who: &relay_core::Principal, objects: Vec<NewObject>) -> AddObjects {
+/// A post by `org` to the feed `feed_id`, which it reads up to TLP:GREEN.
+fn envelope(
+    org: i64,
+    who: &relay_core::Principal,
+    feed_id: &str,
+    objects: Vec<NewObject>,
+) -> AddObjects {
     AddObjects {
         owner_user_id: who.user_id,
         poster_org: org,
@@ -114,7 +120,14 @@ fn envelope(org: i64, who: &relay_core::Principal, objects: Vec<NewObject>) -> A
         },
         objects,
         audit: AuditEntry::by(who, "objects.add"),
-        ref_scope: Vec::new(),
+        read_scope: vec![(
+            feed_id.to_owned(),
+            relay_core::policy::Visibility {
+                everything: false,
+                open_up_to: Some(Tlp::Green),
+                org,
+            },
+        )],
     }
 }
 
@@ -179,7 +192,7 @@ async fn main() -> Result<()> {
         // One object in thirty calls its addresses C2 servers.
         let o = object(&feed.id, ips(&mut rng, PER_OBJECT), true, n % 30 == 0);
         let store = store.clone();
-        let add = envelope(org, &admin, vec![o]);
+        let add = envelope(org, &admin, &feed.id, vec![o]);
         pending.spawn(async move { store.add_objects(add).await });
         if pending.len() >= 4 {
             pending.join_next().await.context("a writer")???;
@@ -218,7 +231,7 @@ async fn main() -> Result<()> {
         let objects = (0..100)
             .map(|k| object(&feed.id, ips(&mut rng, 1), metrics, k % 10 == 0))
             .collect();
-        let add = envelope(org, &admin, objects);
+        let add = envelope(org, &admin, &feed.id, objects);
         let started = Instant::now();
         store.add_objects(add).await?;
         let ms = started.elapsed().as_secs_f64() * 1e3;

@@ -352,9 +352,11 @@ pub struct AddObjects {
     pub status: StatusDraft,
     /// Committed with the objects; the store adds nothing to it.
     pub audit: AuditEntry,
-    /// Where the objects a sighting reports by reference are looked up: the feeds the poster
-    /// reads, each with what it may see there (a reference to anything else reports nothing).
-    pub ref_scope: Vec<(String, crate::policy::Visibility)>,
+    /// The regular feeds the poster reads, each with what it may see there: where the objects
+    /// a sighting reports by reference are looked up (a reference to anything else reports
+    /// nothing), and where an earlier report must be for the relay to have preceded the
+    /// poster (metrics' lead times).
+    pub read_scope: Vec<(String, crate::policy::Visibility)>,
 }
 
 /// A DELETE of one object's versions.

@@ -8,7 +8,8 @@
 //! aggregates over at least `MIN_MEMBERS` organisations besides itself (so that it cannot
 //! subtract its own share to get another's): never a pair naming another member, no daily
 //! count made by fewer (such cells are left out without a trace), no counts of feeds it
-//! cannot read, and lead times to the hour.
+//! cannot read. Lead times are measured only against earlier reports the member could read
+//! (the store's `reports.lead_from`), so they date nothing it could not see.
 
 pub mod chart;
 pub mod geo;
@@ -27,8 +28,6 @@ pub use geo::{GeoDb, Place};
 /// Aggregates over fewer organisations than this (besides the caller's) are not shown to
 /// members.
 pub const MIN_MEMBERS: usize = 3;
-/// What members see of lead times is rounded down to this (microseconds): an hour.
-const LEAD_GRAIN: i64 = 3_600_000_000;
 /// The longest period a daily query covers.
 const MAX_DAYS: i64 = 366;
 const DAY: i64 = 86_400_000_000;
@@ -235,17 +234,7 @@ impl Metrics {
 
     pub async fn lead_times(&self, who: &Principal) -> Result<Vec<LeadFigures>, Error> {
         require_member(who)?;
-        let admin = who.is_isac_admin();
-        let org = (!admin).then_some(who.org_id);
-        // A member's lead on one probe would date another member's report, perhaps one it
-        // cannot read: to the hour only.
-        let shown = |micros: i64| {
-            if admin {
-                seconds(micros)
-            } else {
-                seconds(micros - micros.rem_euclid(LEAD_GRAIN))
-            }
-        };
+        let org = (!who.is_isac_admin()).then_some(who.org_id);
         Ok(self
             .store
             .metric_leads(org)
@@ -255,8 +244,8 @@ impl Metrics {
                 org: l.org_name,
                 kind: l.kind,
                 preceded: l.count,
-                median_seconds: shown(l.p50_micros),
-                p90_seconds: shown(l.p90_micros),
+                median_seconds: seconds(l.p50_micros),
+                p90_seconds: seconds(l.p90_micros),
             })
             .collect())
     }

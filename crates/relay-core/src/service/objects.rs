@@ -422,13 +422,10 @@ impl Relay {
         }
         audit.ids = objects.iter().map(|o| o.id.clone()).collect();
         let stored = !objects.is_empty();
-        // A sighting reports what it refers to only where the poster could read it.
-        let refers = objects.iter().any(|o| {
-            o.metrics
-                .as_ref()
-                .is_some_and(|m| !m.reported_refs.is_empty())
-        });
-        let ref_scope = if refers {
+        // What the poster reads: a sighting reports what it refers to only there, and the
+        // relay "had" an observable before the poster reported it only if it had it there.
+        let counted = objects.iter().any(|o| o.metrics.is_some());
+        let read_scope = if counted {
             self.store
                 .list_feeds()
                 .await?
@@ -447,7 +444,7 @@ impl Relay {
                 objects,
                 status: draft,
                 audit,
-                ref_scope,
+                read_scope,
             })
             .await?;
         if stored {

@@ -710,7 +710,7 @@ fn ops() -> Vec<Op> {
                 "get",
                 "/api/v1/metrics/leadtime",
                 "metrics",
-                "How long the relay held observables before an organisation reported them (its own for members, to the hour): median and 90th percentile.",
+                "How long the relay held observables before an organisation reported them (its own for members; only earlier reports it could read count): median and 90th percentile.",
                 None,
                 200,
                 Some(r("LeadTimes")),

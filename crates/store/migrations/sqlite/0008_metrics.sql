@@ -5,6 +5,10 @@
 -- `reports` (`isac-relay metrics recompute`); this step rebuilds them once in its code.
 
 ALTER TABLE reports ADD COLUMN first_at INTEGER;
+-- The earliest earlier report the organisation could read when it reported (the relay "had"
+-- it then, for lead times); NULL: none. Reports from before this step have none: who could
+-- read what then is not known.
+ALTER TABLE reports ADD COLUMN lead_from INTEGER;
 -- Each organisation's earliest object in a regular feed naming each observable, in one pass.
 CREATE TEMP TABLE first_reports_0008 AS
 SELECT ob.kind AS kind, ob.value AS value, o.poster_org AS org, min(o.date_added) AS at

@@ -1,6 +1,8 @@
 //! Metrics in SQLite. `reports.first_at` says when each organisation first reported each
-//! observable where metrics look; the writer keeps the figures derived from it current with
-//! each new report (a few one-row statements: the other reporters of the observable, its
+//! observable where metrics look, and `reports.lead_from` when the earliest earlier report it
+//! could read was made (the relay preceded it only where it could look). The writer keeps the
+//! figures derived from them current with each new report (a few one-row statements: the
+//! other reporters of the observable, the earliest readable object naming it, the
 //! organisation's and pairs' counters, a lead-time row), and `recompute` rebuilds them from
 //! `reports` in one pass over its key order.
 
@@ -10,20 +12,77 @@ use relay_core::metrics::{
     Category, Coverage, FirstReport, LeadTimes, ObservableReport, OrgCoverage, PairCoverage,
     Recomputed,
 };
+use relay_core::policy::Visibility;
 use relay_core::store::StoreError;
-use rusqlite::{Connection, params};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, params, params_from_iter};
 use stix::Timestamp;
 
 use super::internal;
+use super::objects::push_visibility;
+
+/// The objects a poster could read (its `read_scope`), as an SQL condition on `objects o`.
+pub struct Readable {
+    clause: String,
+    args: Vec<SqlValue>,
+}
+
+impl Readable {
+    pub fn new(scope: &[(String, Visibility)]) -> Readable {
+        let mut clause = String::new();
+        let mut args = Vec::new();
+        for (i, (feed, v)) in scope.iter().enumerate() {
+            clause.push_str(if i == 0 { "(" } else { " OR (" });
+            clause.push_str("o.collection = (SELECT seq FROM collections WHERE id = ?)");
+            args.push(SqlValue::Text(feed.clone()));
+            push_visibility(&mut clause, &mut args, "o", v);
+            clause.push(')');
+        }
+        Readable { clause, args }
+    }
+
+    /// When the earliest object another organisation posted before `at`, naming the
+    /// observable, that the poster could read, was added.
+    fn earliest(
+        &self,
+        conn: &Connection,
+        (kind, value): (&str, &str),
+        org: i64,
+        at: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        if self.clause.is_empty() {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT min(o.date_added) FROM observables ob JOIN objects o ON o.seq = ob.object_seq
+              WHERE ob.kind = ? AND ob.value = ? AND o.poster_org != ? AND o.date_added < ?
+                AND ({})",
+            self.clause
+        );
+        let mut args = vec![
+            SqlValue::Text(kind.to_owned()),
+            SqlValue::Text(value.to_owned()),
+            SqlValue::Integer(org),
+            SqlValue::Integer(at),
+        ];
+        args.extend(self.args.iter().cloned());
+        conn.prepare_cached(&sql)
+            .map_err(internal)?
+            .query_row(params_from_iter(args), |r| r.get(0))
+            .map_err(internal)
+    }
+}
 
 /// Counts an organisation's first report of an observable, made at `at` (after every report
-/// stored before it): its counters, the pairs it now shares, the lead the relay had on it.
+/// stored before it): its counters, the pairs it now shares and, when an earlier report was
+/// where it could read it, the lead the relay had on it.
 pub fn counted(
     conn: &Connection,
     kind: &str,
     value: &str,
     org: i64,
     at: i64,
+    readable: &Readable,
 ) -> Result<(), StoreError> {
     let others: Vec<(i64, i64)> = conn
         .prepare_cached(
@@ -36,7 +95,17 @@ pub fn counted(
         .collect::<Result<_, _>>()
         .map_err(internal)?;
     let alone = others.is_empty();
-    bump_org(conn, org, kind, [1, i64::from(alone), i64::from(!alone)])?;
+    let lead_from = if alone {
+        None
+    } else {
+        readable.earliest(conn, (kind, value), org, at)?
+    };
+    bump_org(
+        conn,
+        org,
+        kind,
+        [1, i64::from(alone), i64::from(lead_from.is_some())],
+    )?;
     if let [(only, _)] = others.as_slice() {
         // It was the only one to have it.
         bump_org(conn, *only, kind, [0, -1, 0])?;
@@ -63,11 +132,17 @@ pub fn counted(
             .map_err(internal)?;
         }
     }
-    if let Some(earliest) = others.iter().map(|(_, t)| *t).min() {
+    if let Some(from) = lead_from {
         conn.prepare_cached("INSERT INTO metric_leads (org, kind, lead) VALUES (?1, ?2, ?3)")
             .map_err(internal)?
-            .execute(params![org, kind, (at - earliest).max(0)])
+            .execute(params![org, kind, at - from])
             .map_err(internal)?;
+        conn.prepare_cached(
+            "UPDATE reports SET lead_from = ?4 WHERE kind = ?1 AND value = ?2 AND org = ?3",
+        )
+        .map_err(internal)?
+        .execute(params![kind, value, org, from])
+        .map_err(internal)?;
     }
     Ok(())
 }
@@ -133,40 +208,42 @@ pub fn recompute(conn: &Connection) -> Result<Recomputed, StoreError> {
             .map_err(internal)?;
         let mut stmt = conn
             .prepare(
-                "SELECT kind, value, org, first_at FROM reports WHERE first_at IS NOT NULL
-                  ORDER BY kind, value, org",
+                "SELECT kind, value, org, first_at, lead_from FROM reports
+                  WHERE first_at IS NOT NULL ORDER BY kind, value, org",
             )
             .map_err(internal)?;
         let mut rows = stmt.query([]).map_err(internal)?;
         // The observable being gathered: (kind index, value) and its reporters.
         let mut current: Option<(usize, String)> = None;
-        let mut group: Vec<(i64, i64)> = Vec::new();
-        let mut flush =
-            |kind: usize, name: &str, group: &mut Vec<(i64, i64)>| -> Result<(), StoreError> {
-                let earliest = group.iter().map(|(_, t)| *t).min().unwrap_or(0);
-                for (i, (org, at)) in group.iter().enumerate() {
-                    let c = orgs.entry((*org, kind)).or_default();
-                    c[0] += 1;
-                    if group.len() == 1 {
-                        c[1] += 1;
-                    }
-                    if *at > earliest {
-                        c[2] += 1;
-                        lead.execute(params![org, name, at - earliest])
-                            .map_err(internal)?;
-                    }
-                    for (other, _) in &group[i + 1..] {
-                        let (a, b) = if org < other {
-                            (*org, *other)
-                        } else {
-                            (*other, *org)
-                        };
-                        *pairs.entry((kind, a, b)).or_default() += 1;
-                    }
+        // (organisation, first report, the earlier report it could read).
+        let mut group: Vec<(i64, i64, Option<i64>)> = Vec::new();
+        let mut flush = |kind: usize,
+                         name: &str,
+                         group: &mut Vec<(i64, i64, Option<i64>)>|
+         -> Result<(), StoreError> {
+            for (i, (org, at, from)) in group.iter().enumerate() {
+                let c = orgs.entry((*org, kind)).or_default();
+                c[0] += 1;
+                if group.len() == 1 {
+                    c[1] += 1;
                 }
-                group.clear();
-                Ok(())
-            };
+                if let Some(from) = from {
+                    c[2] += 1;
+                    lead.execute(params![org, name, at - from])
+                        .map_err(internal)?;
+                }
+                for (other, _, _) in &group[i + 1..] {
+                    let (a, b) = if org < other {
+                        (*org, *other)
+                    } else {
+                        (*other, *org)
+                    };
+                    *pairs.entry((kind, a, b)).or_default() += 1;
+                }
+            }
+            group.clear();
+            Ok(())
+        };
         while let Some(r) = rows.next().map_err(internal)? {
             let kind = r
                 .get_ref(0)
@@ -195,7 +272,11 @@ pub fn recompute(conn: &Connection) -> Result<Recomputed, StoreError> {
                 current = Some((k, value.to_owned()));
                 out.observables += 1;
             }
-            group.push((r.get(2).map_err(internal)?, r.get(3).map_err(internal)?));
+            group.push((
+                r.get(2).map_err(internal)?,
+                r.get(3).map_err(internal)?,
+                r.get(4).map_err(internal)?,
+            ));
             out.reports += 1;
         }
         if let Some((k, _)) = current.take() {

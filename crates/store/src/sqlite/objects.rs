@@ -127,6 +127,8 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
         .prepare_cached("INSERT INTO observables (object_seq, kind, value) VALUES (?1, ?2, ?3)")
         .map_err(internal)?;
 
+    // Where an earlier report must be for the relay to have preceded this poster.
+    let readable = metrics::Readable::new(&request.read_scope);
     // The export change log's clock, and its retention.
     let wall = Timestamp::now().as_micros();
     exports::prune_changes(conn, wall - CHANGE_LOG_RETENTION_MICROS)?;
@@ -183,7 +185,7 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
         // What a sighting reports by reference: the observables of the objects it names.
         let mut by_reference = Vec::new();
         for id in obj.metrics.iter().flat_map(|m| &m.reported_refs) {
-            by_reference.extend(referenced_observables(conn, id, &request.ref_scope)?);
+            by_reference.extend(referenced_observables(conn, id, &request.read_scope)?);
         }
         let mentioned = obj
             .observables
@@ -202,7 +204,14 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
                         .map_err(internal)?
                         == 1;
                 if counted_now {
-                    metrics::counted(conn, &kind, value, request.poster_org, date_added)?;
+                    metrics::counted(
+                        conn,
+                        &kind,
+                        value,
+                        request.poster_org,
+                        date_added,
+                        &readable,
+                    )?;
                 }
                 if let Some(c) = m.category {
                     let first = (date_added, request.poster_org, coll);

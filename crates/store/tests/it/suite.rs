@@ -119,7 +119,7 @@ fn add(feed: &Feed, mut objects: Vec<NewObject>) -> AddObjects {
             failures: Vec::new(),
         },
         objects,
-        ref_scope: vec![(
+        read_scope: vec![(
             feed.id.clone(),
             relay_core::policy::Visibility {
                 everything: true,
@@ -1915,8 +1915,8 @@ pub async fn campaigns_and_findings(store: Arc<dyn Store>) {
 
 /// Metrics from a history with known answers: who reported what first (directly, by a
 /// sighting's reference, after a report metrics do not count), coverage, lead times (from the
-/// stored objects' own `date_added`), first reports of C2 servers; a recomputation from the
-/// reports gives the same figures.
+/// stored objects' own `date_added`; none after a report the poster could not read), first
+/// reports of C2 servers; a recomputation from the reports gives the same figures.
 pub async fn metrics_from_a_known_history(store: Arc<dyn Store>) {
     use relay_core::metrics::{Category, MetricsInput};
     use stix::observable::{Kind, Observable};
@@ -1990,8 +1990,22 @@ pub async fn metrics_from_a_known_history(store: Arc<dyn Store>) {
     );
     blind.objects[0].metrics = counted(None, &[&first]);
     blind.poster_org = b;
-    blind.ref_scope.clear();
+    blind.read_scope.clear();
     store.add_objects(blind).await.unwrap();
+    // A report after one its poster could not read: counted, shared, not preceded.
+    let mut unseen = add(
+        &feed,
+        vec![obj(
+            &format!("indicator--00000000-0000-4000-8000-{:012}", 98),
+            "indicator",
+            Some("2026-01-01T00:00:00Z"),
+        )],
+    );
+    unseen.objects[0].observables = vec![dom.clone()];
+    unseen.objects[0].metrics = counted(None, &[]);
+    unseen.poster_org = b;
+    unseen.read_scope.clear();
+    store.add_objects(unseen).await.unwrap();
 
     let page = query_all(&store, &feed.id, &query()).await.unwrap();
     let added = |id: &str| {
@@ -2022,6 +2036,7 @@ pub async fn metrics_from_a_known_history(store: Arc<dyn Store>) {
         [
             (a, domain.clone(), 1, 0, 0),
             (a, ipv4.clone(), 1, 0, 0),
+            (b, domain.clone(), 1, 0, 0),
             (b, ipv4.clone(), 2, 1, 1),
             (c, domain.clone(), 1, 0, 1),
             (c, ipv4.clone(), 2, 1, 1),
@@ -2030,7 +2045,9 @@ pub async fn metrics_from_a_known_history(store: Arc<dyn Store>) {
     assert_eq!(
         pairs,
         [
+            (domain.clone(), a, b, 1),
             (domain.clone(), a, c, 1),
+            (domain.clone(), b, c, 1),
             (ipv4.clone(), a, b, 1),
             (ipv4.clone(), a, c, 1),
             (ipv4.clone(), b, c, 1),
@@ -2119,8 +2136,8 @@ pub async fn metrics_from_a_known_history(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(
-        reports, 7,
-        "a: ip1, domain; b: ip1, ip2; c: ip1, domain, ip3"
+        reports, 8,
+        "a: ip1, domain; b: ip1, ip2, domain; c: ip1, domain, ip3"
     );
     assert_eq!(
         figures(&store.metric_coverage().await.unwrap()),
