@@ -33,7 +33,8 @@ impl Readable {
         let mut args = Vec::new();
         for (i, (feed, v)) in scope.iter().enumerate() {
             clause.push_str(if i == 0 { "(" } else { " OR (" });
-            clause.push_str("o.collection = (SELECT seq FROM collections WHERE id = ?)");
+            // `+`: see `earliest`.
+            clause.push_str("+o.collection = (SELECT seq FROM collections WHERE id = ?)");
             args.push(SqlValue::Text(feed.clone()));
             push_visibility(&mut clause, &mut args, "o", v);
             clause.push(')');
@@ -53,9 +54,13 @@ impl Readable {
         if self.clause.is_empty() {
             return Ok(None);
         }
+        // From the observable's few index entries to their objects, never the other way round:
+        // CROSS JOIN fixes the order, and the unary `+` keeps the planner off the objects'
+        // (collection, date_added) index, a range of millions.
         let sql = format!(
-            "SELECT min(o.date_added) FROM observables ob JOIN objects o ON o.seq = ob.object_seq
-              WHERE ob.kind = ? AND ob.value = ? AND o.poster_org != ? AND o.date_added < ?
+            "SELECT min(o.date_added)
+               FROM observables ob CROSS JOIN objects o ON o.seq = ob.object_seq
+              WHERE ob.kind = ? AND ob.value = ? AND o.poster_org != ? AND +o.date_added < ?
                 AND ({})",
             self.clause
         );
