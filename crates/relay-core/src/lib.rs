@@ -36,7 +36,7 @@ pub use feed::{
 pub use org::{NewOrg, Org, OrgKind, Sector, TrustGroup};
 pub use principal::{Principal, Role, UserInfo};
 pub use query::{ObjectPage, ObjectQuery, StoredObject, VersionFilter};
-pub use service::{Relay, RelayConfig, RetryConfig};
+pub use service::{Operations, Relay, RelayConfig, RetryConfig};
 pub use status::{Status, StatusDetail};
 pub use store::{
     Change, DeleteObject, Login, NewObject, NewToken, ObservableHit, ObservableQuery, Store,

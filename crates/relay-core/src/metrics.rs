@@ -152,13 +152,6 @@ pub struct FirstReport {
     pub category: Category,
 }
 
-/// What a full recomputation went through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Recomputed {
-    pub reports: u64,
-    pub observables: u64,
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -158,6 +158,15 @@ pub fn can_manage_accounts(principal: &Principal, org_id: i64) -> bool {
     !principal.read_only && administers_org(principal, org_id)
 }
 
+/// Whether the caller may read the relay's operational figures (monitoring).
+pub fn reads_operations(principal: &Principal) -> bool {
+    principal.role == Role::IsacAdmin
+}
+
+/// Aggregates shown to members count at least this many organisations (besides the caller's,
+/// where it is one of them): fewer, and a member could tell another's figures.
+pub const MIN_MEMBERS_IN_AGGREGATE: usize = 3;
+
 /// Whether the caller may change the ISAC's structure: organisations, trust groups, feeds,
 /// grants, and read the audit log.
 pub fn can_administer(principal: &Principal) -> bool {

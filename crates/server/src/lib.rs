@@ -51,7 +51,6 @@ pub struct AppState {
     pub exports: engine::export::Exports,
     pub notice: engine::notice::Notice,
     pub metrics: engine::metrics::Metrics,
-    pub feed_sizes: Arc<prom::FeedSizes>,
     pub config: Arc<ServerConfig>,
 }
 
@@ -122,7 +121,11 @@ impl App {
             .await
             .map_err(std::io::Error::other)?;
         let notice = engine::notice::Notice::new(relay.store());
-        tokio::spawn(notice.clone().run_publisher(relay.clone()));
+        notice
+            .clone()
+            .start_publisher(relay.clone())
+            .await
+            .map_err(std::io::Error::other)?;
         let geo = match &config.geo_db {
             Some(path) => Some(Arc::new(
                 engine::metrics::GeoDb::open(path).map_err(std::io::Error::other)?,
@@ -132,7 +135,6 @@ impl App {
         let state = AppState {
             exports: engine::export::Exports::new(relay.store()),
             metrics: engine::metrics::Metrics::new(relay.store(), geo),
-            feed_sizes: prom::feed_sizes(),
             notice,
             relay,
             config: Arc::new(config),

@@ -3,15 +3,14 @@
 //! ingested, object versions per feed, live streams open, the size of the stored data. Kept
 //! with the `metrics` facade and rendered by `metrics-exporter-prometheus`.
 
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
+use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use relay_core::Error;
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -21,8 +20,6 @@ use crate::error::ApiError;
 const BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
-/// Feed sizes are counted at most this often (counting reads every object's index entry).
-const FEED_SIZES_EVERY: Duration = Duration::from_secs(60);
 
 /// The process's recorder, installed once (every server of the process shares it).
 pub fn handle() -> PrometheusHandle {
@@ -64,13 +61,6 @@ pub fn handle() -> PrometheusHandle {
         .clone()
 }
 
-/// Object versions per feed (by name).
-type Sizes = Vec<(String, u64)>;
-
-/// The last count of feed sizes, and when it was taken.
-#[derive(Default)]
-pub struct FeedSizes(Mutex<Option<(Instant, Sizes)>>);
-
 /// Counts each request by its route's template (not its path: ids would make the series
 /// endless), method and status, and times it.
 pub async fn track(req: Request, next: Next) -> Response {
@@ -90,44 +80,16 @@ pub async fn track(req: Request, next: Next) -> Response {
 }
 
 pub async fn scrape(State(s): State<AppState>, Caller(who): Caller) -> Result<Response, ApiError> {
-    if !who.is_isac_admin() {
-        return Err(Error::Forbidden("metrics are for the ISAC administrators".into()).into());
-    }
-    let store = s.relay.store();
-    let sizes = {
-        let cached = s
-            .feed_sizes
-            .0
-            .lock()
-            .ok()
-            .and_then(|c| c.clone())
-            .filter(|(at, _)| at.elapsed() < FEED_SIZES_EVERY);
-        match cached {
-            Some((_, sizes)) => sizes,
-            None => {
-                let sizes = store.feed_sizes().await.map_err(Error::from)?;
-                if let Ok(mut c) = s.feed_sizes.0.lock() {
-                    *c = Some((Instant::now(), sizes.clone()));
-                }
-                sizes
-            }
-        }
-    };
-    for (feed, n) in sizes {
+    let ops = s.relay.operations(&who).await?;
+    for (feed, n) in ops.feed_objects {
         metrics::gauge!("relay_feed_objects", "feed" => feed).set(n as f64);
     }
-    metrics::gauge!("relay_stream_subscribers").set(s.relay.stream_subscribers() as f64);
-    metrics::gauge!("relay_store_bytes")
-        .set(store.storage_bytes().await.map_err(Error::from)? as f64);
+    metrics::gauge!("relay_stream_subscribers").set(ops.stream_subscribers as f64);
+    metrics::gauge!("relay_store_bytes").set(ops.store_bytes as f64);
     let mut r = Response::new(axum::body::Body::from(handle().render()));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     Ok(r)
-}
-
-/// Shared by the clones of the state.
-pub fn feed_sizes() -> Arc<FeedSizes> {
-    Arc::new(FeedSizes::default())
 }

@@ -25,9 +25,7 @@ use stix::Timestamp;
 
 pub use geo::{GeoDb, Place};
 
-/// Aggregates over fewer organisations than this (besides the caller's) are not shown to
-/// members.
-pub const MIN_MEMBERS: usize = 3;
+use relay_core::policy::MIN_MEMBERS_IN_AGGREGATE as MIN_MEMBERS;
 /// The longest period a daily query covers.
 const MAX_DAYS: i64 = 366;
 const DAY: i64 = 86_400_000_000;

@@ -110,19 +110,41 @@ impl Notice {
         }
     }
 
+    /// Starts the publisher (see `run_publisher`) once the campaign fed by shared objects
+    /// exists: a first start creates it, with its audit entry, before it returns (so that a
+    /// server serves nothing while it happens).
+    pub async fn start_publisher(self, relay: relay_core::Relay) -> Result<(), Error> {
+        let admin = relay.local_admin("relay").await?;
+        self.shared_campaign(&admin).await?;
+        tokio::spawn(self.run_publisher(relay, admin));
+        Ok(())
+    }
+
+    /// The campaign fed by shared objects, created on first use.
+    async fn shared_campaign(&self, admin: &Principal) -> Result<Campaign, Error> {
+        match self.campaign(shared::SHARED_CAMPAIGN).await {
+            Err(Error::NotFound(_)) => {
+                self.create_campaign(
+                    admin,
+                    shared::SHARED_CAMPAIGN,
+                    CampaignKind::Standing,
+                    Some(
+                        "hosts in members' networks named by shared indicators and observed data"
+                            .into(),
+                    ),
+                )
+                .await
+            }
+            found => found,
+        }
+    }
+
     /// Turns shared objects into notifications and publishes findings to the NOTICE feed as
     /// they change, until the store closes: at once after an upload or a status update
     /// through this service, else every second (new objects; changes made by another
     /// process, such as an offline upload): a second at most.
-    pub async fn run_publisher(self, relay: relay_core::Relay) {
+    async fn run_publisher(self, relay: relay_core::Relay, admin: Principal) {
         const BATCH: usize = 1_000;
-        let admin = match relay.local_admin("relay").await {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::error!(error = %e, "the NOTICE publisher cannot start");
-                return;
-            }
-        };
         let mut shared: Option<SharedState> = None;
         loop {
             let routed = self.route_shared(&admin, &mut shared, BATCH).await;
@@ -543,19 +565,7 @@ impl Notice {
         let st = match state {
             Some(s) => s,
             None => {
-                let c = match self.campaign(shared::SHARED_CAMPAIGN).await {
-                    Ok(c) => c,
-                    Err(Error::NotFound(_)) => {
-                        self.create_campaign(
-                            admin,
-                            shared::SHARED_CAMPAIGN,
-                            CampaignKind::Standing,
-                            Some("hosts in members' networks named by shared indicators and observed data".into()),
-                        )
-                        .await?
-                    }
-                    Err(e) => return Err(e),
-                };
+                let c = self.shared_campaign(admin).await?;
                 state.insert(SharedState {
                     campaign: c.id,
                     cursor: c.cursor.unwrap_or(Timestamp::from_micros(0)),

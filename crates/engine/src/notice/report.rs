@@ -12,7 +12,7 @@ use stix::Timestamp;
 /// Counts below this are suppressed in ISAC-wide reports.
 pub const MIN_COUNT: u64 = 5;
 /// Cells fed by fewer members than this are suppressed in ISAC-wide reports.
-pub const MIN_MEMBERS: usize = 3;
+pub use relay_core::policy::MIN_MEMBERS_IN_AGGREGATE as MIN_MEMBERS;
 
 /// One kind of finding. A count is `None` where suppressed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -159,7 +159,7 @@ fn field_detail(s: Option<&str>) -> Result<Option<String>, String> {
 const COLUMNS: [&str; 6] = ["ip", "port", "protocol", "finding", "observed_at", "detail"];
 
 /// Reads CSV records one at a time. Fields are trimmed by the checks of each column, not by
-/// the reader (trimming every field of every record cost a tenth of an upload).
+/// the reader (trimming every field of every record took 5% of an upload's profile samples).
 pub struct CsvFindings<R: BufRead> {
     reader: csv::Reader<R>,
     record: csv::ByteRecord,

@@ -9,6 +9,9 @@
 mod admin;
 mod feeds;
 mod objects;
+mod ops;
+
+pub use ops::Operations;
 mod push;
 
 use std::sync::Arc;
@@ -85,6 +88,7 @@ pub struct Relay {
     throttle: Arc<LoginThrottle>,
     limits: Arc<crate::limits::Limits>,
     push: Arc<push::Push>,
+    feed_sizes: Arc<ops::FeedSizes>,
 }
 
 impl Relay {
@@ -96,6 +100,7 @@ impl Relay {
             throttle: Arc::new(LoginThrottle::new(config.throttle)),
             limits: Arc::default(),
             push: Arc::default(),
+            feed_sizes: Arc::default(),
             config,
         })
     }

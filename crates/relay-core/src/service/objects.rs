@@ -368,15 +368,21 @@ impl Relay {
         } else {
             None
         };
+        // The feeds, read once: where routing may send objects, and where the poster reads
+        // (metrics); a post to a test feed needs neither.
+        let feeds = if feed.routes() || feed.kind == FeedKind::Regular {
+            self.store.list_feeds().await?
+        } else {
+            Vec::new()
+        };
         let destination = if feed.routes() {
-            let feeds = self.store.list_feeds().await?;
             let writable = feeds
                 .iter()
                 .filter(|f| policy::feed_rights(who, f).write)
                 .map(|f| f.id.clone())
                 .collect();
             Destination::Routed {
-                feeds,
+                feeds: feeds.clone(),
                 rules: self.store.list_rules().await?,
                 writable,
                 inbox: (feed.kind != FeedKind::Aggregate).then(|| feed.clone()),
@@ -426,9 +432,7 @@ impl Relay {
         // relay "had" an observable before the poster reported it only if it had it there.
         let counted = objects.iter().any(|o| o.metrics.is_some());
         let read_scope = if counted {
-            self.store
-                .list_feeds()
-                .await?
+            feeds
                 .iter()
                 .filter(|f| f.kind == FeedKind::Regular && policy::feed_rights(who, f).read)
                 .map(|f| (f.id.clone(), policy::visibility(who, f)))

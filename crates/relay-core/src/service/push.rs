@@ -198,7 +198,7 @@ impl Relay {
     /// Starts the live tail and the webhook deliveries (once; the server calls it). `sender`
     /// delivers webhooks.
     /// Live streams open now.
-    pub fn stream_subscribers(&self) -> usize {
+    pub(super) fn stream_subscribers(&self) -> usize {
         self.push.tx.receiver_count()
     }
 

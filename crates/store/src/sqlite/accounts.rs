@@ -334,7 +334,7 @@ pub fn apply(conn: &Connection, change: Change, entry: &AuditEntry) -> Result<i6
         Change::CreateCampaign(c) => super::notice::create_campaign(conn, &c)?,
         Change::RecordUpload(u) => super::notice::record_upload(conn, &u)?,
         Change::RecomputeMetrics => {
-            i64::try_from(super::metrics::recompute(conn)?.reports).unwrap_or(i64::MAX)
+            i64::try_from(super::metrics::recompute(conn)?).unwrap_or(i64::MAX)
         }
         Change::MarkPublished { through, done } => {
             super::notice::mark_published(conn, through, &done)?

@@ -10,7 +10,6 @@ use std::collections::HashMap;
 
 use relay_core::metrics::{
     Category, Coverage, FirstReport, LeadTimes, ObservableReport, OrgCoverage, PairCoverage,
-    Recomputed,
 };
 use relay_core::policy::Visibility;
 use relay_core::store::StoreError;
@@ -21,25 +20,43 @@ use stix::Timestamp;
 use super::internal;
 use super::objects::push_visibility;
 
-/// The objects a poster could read (its `read_scope`), as an SQL condition on `objects o`.
+/// The objects a poster could read (its `read_scope`), and the query for the earliest of them
+/// naming an observable, built once per post.
 pub struct Readable {
-    clause: String,
+    /// `None`: the poster reads nothing.
+    sql: Option<String>,
     args: Vec<SqlValue>,
 }
 
 impl Readable {
     pub fn new(scope: &[(String, Visibility)]) -> Readable {
-        let mut clause = String::new();
+        if scope.is_empty() {
+            return Readable {
+                sql: None,
+                args: Vec::new(),
+            };
+        }
+        // From the observable's few index entries to their objects, never the other way round:
+        // CROSS JOIN fixes the order, and the unary `+` keeps the planner off the objects'
+        // (collection, date_added) index, a range of millions.
+        let mut sql = "SELECT min(o.date_added)
+               FROM observables ob CROSS JOIN objects o ON o.seq = ob.object_seq
+              WHERE ob.kind = ? AND ob.value = ? AND o.poster_org != ? AND +o.date_added < ?
+                AND ("
+            .to_owned();
         let mut args = Vec::new();
         for (i, (feed, v)) in scope.iter().enumerate() {
-            clause.push_str(if i == 0 { "(" } else { " OR (" });
-            // `+`: see `earliest`.
-            clause.push_str("+o.collection = (SELECT seq FROM collections WHERE id = ?)");
+            sql.push_str(if i == 0 { "(" } else { " OR (" });
+            sql.push_str("+o.collection = (SELECT seq FROM collections WHERE id = ?)");
             args.push(SqlValue::Text(feed.clone()));
-            push_visibility(&mut clause, &mut args, "o", v);
-            clause.push(')');
+            push_visibility(&mut sql, &mut args, "o", v);
+            sql.push(')');
         }
-        Readable { clause, args }
+        sql.push(')');
+        Readable {
+            sql: Some(sql),
+            args,
+        }
     }
 
     /// When the earliest object another organisation posted before `at`, naming the
@@ -51,19 +68,9 @@ impl Readable {
         org: i64,
         at: i64,
     ) -> Result<Option<i64>, StoreError> {
-        if self.clause.is_empty() {
+        let Some(sql) = &self.sql else {
             return Ok(None);
-        }
-        // From the observable's few index entries to their objects, never the other way round:
-        // CROSS JOIN fixes the order, and the unary `+` keeps the planner off the objects'
-        // (collection, date_added) index, a range of millions.
-        let sql = format!(
-            "SELECT min(o.date_added)
-               FROM observables ob CROSS JOIN objects o ON o.seq = ob.object_seq
-              WHERE ob.kind = ? AND ob.value = ? AND o.poster_org != ? AND +o.date_added < ?
-                AND ({})",
-            self.clause
-        );
+        };
         let mut args = vec![
             SqlValue::Text(kind.to_owned()),
             SqlValue::Text(value.to_owned()),
@@ -71,7 +78,7 @@ impl Readable {
             SqlValue::Integer(at),
         ];
         args.extend(self.args.iter().cloned());
-        conn.prepare_cached(&sql)
+        conn.prepare_cached(sql)
             .map_err(internal)?
             .query_row(params_from_iter(args), |r| r.get(0))
             .map_err(internal)
@@ -197,7 +204,8 @@ pub fn categorized(
 
 /// Rebuilds coverage and lead times from `reports`, in one pass over its key order (kind,
 /// value, organisation): each observable's reporters are consecutive rows.
-pub fn recompute(conn: &Connection) -> Result<Recomputed, StoreError> {
+/// Returns how many reports it went through.
+pub fn recompute(conn: &Connection) -> Result<u64, StoreError> {
     conn.execute_batch(
         "DELETE FROM metric_orgs; DELETE FROM metric_pairs; DELETE FROM metric_leads;
          DROP INDEX metric_leads_org;",
@@ -206,7 +214,7 @@ pub fn recompute(conn: &Connection) -> Result<Recomputed, StoreError> {
     let mut kinds: Vec<String> = Vec::new();
     let mut orgs: HashMap<(i64, usize), [i64; 3]> = HashMap::new();
     let mut pairs: HashMap<(usize, i64, i64), i64> = HashMap::new();
-    let mut out = Recomputed::default();
+    let mut reports = 0u64;
     {
         let mut lead = conn
             .prepare_cached("INSERT INTO metric_leads (org, kind, lead) VALUES (?1, ?2, ?3)")
@@ -275,14 +283,13 @@ pub fn recompute(conn: &Connection) -> Result<Recomputed, StoreError> {
                     }
                 };
                 current = Some((k, value.to_owned()));
-                out.observables += 1;
             }
             group.push((
                 r.get(2).map_err(internal)?,
                 r.get(3).map_err(internal)?,
                 r.get(4).map_err(internal)?,
             ));
-            out.reports += 1;
+            reports += 1;
         }
         if let Some((k, _)) = current.take() {
             flush(k, &kinds[k], &mut group)?;
@@ -310,7 +317,7 @@ pub fn recompute(conn: &Connection) -> Result<Recomputed, StoreError> {
     // Built once from the rows, sorted, rather than kept up while they went in.
     conn.execute_batch("CREATE INDEX metric_leads_org ON metric_leads(org, kind, lead);")
         .map_err(internal)?;
-    Ok(out)
+    Ok(reports)
 }
 
 /// Migration 0008: the figures from the reports it dated.
