@@ -99,6 +99,7 @@ fn object(feed: &str, observables: Vec<Observable>, metrics: bool, c2: bool) -> 
             category: c2.then_some(Category::C2),
             reported_refs: Vec::new(),
         }),
+        refs: Vec::new(),
     }
 }
 

@@ -30,6 +30,8 @@ impl VersionFilter {
 pub struct ObjectQuery {
     /// Only objects added strictly after this time (`added_after`, or the `next` cursor).
     pub added_after: Option<Timestamp>,
+    /// Only objects added strictly before this time (the web pages' "older" link).
+    pub added_before: Option<Timestamp>,
     pub limit: usize,
     pub ids: Vec<String>,
     pub types: Vec<String>,
@@ -51,6 +53,7 @@ impl ObjectQuery {
     pub fn all_versions(added_after: Option<Timestamp>, limit: usize) -> ObjectQuery {
         ObjectQuery {
             added_after,
+            added_before: None,
             limit,
             ids: Vec::new(),
             types: Vec::new(),
@@ -160,6 +163,7 @@ pub fn parse_filters(
     };
     let mut q = ObjectQuery {
         added_after: None,
+        added_before: None,
         limit: limits.default,
         ids: Vec::new(),
         types: Vec::new(),

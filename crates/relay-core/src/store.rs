@@ -316,6 +316,8 @@ pub struct NewObject {
     /// What it adds to the metrics; `None` for objects that count for none (test feeds, the
     /// NOTICE feed).
     pub metrics: Option<crate::metrics::MetricsInput>,
+    /// The identifiers it names in reference properties (see `Store::referencing`).
+    pub refs: Vec<String>,
 }
 
 /// A search of the observable index: any of `kinds` with any of `values`, in the given feeds,
@@ -429,6 +431,16 @@ pub trait Store: Send + Sync + 'static {
         feeds: &[(String, Visibility)],
         query: &ObjectQuery,
     ) -> Result<ObjectPage, StoreError>;
+
+    /// Current versions, in the given feeds and visible there, of the objects naming `id` in
+    /// a reference property (`*_ref`, `*_refs`; not `created_by_ref` or markings), newest
+    /// first.
+    async fn referencing(
+        &self,
+        feeds: &[(String, Visibility)],
+        id: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::query::StoredObject>, StoreError>;
 
     /// Object versions committed after `after`, in every feed, oldest first: the live tail.
     async fn committed_since(

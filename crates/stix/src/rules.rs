@@ -29,7 +29,8 @@ struct TypeRules {
 }
 
 const ANY: &[&str] = &[];
-const SDO_TYPES: &[&str] = &[
+/// The STIX 2.1 domain object types.
+pub const SDO_TYPES: &[&str] = &[
     "attack-pattern",
     "campaign",
     "course-of-action",

@@ -539,3 +539,8 @@ pub fn predefined_extension(object_type: &str, name: &str) -> bool {
             | ("user-account", "unix-account-ext")
     )
 }
+
+/// Whether `object_type` is a STIX 2.1 domain object (what a sighting may refer to).
+pub fn is_sdo(object_type: &str) -> bool {
+    crate::rules::SDO_TYPES.contains(&object_type)
+}

@@ -521,7 +521,7 @@ impl Relay {
 const INLINE_BODY: usize = 64 * 1024;
 
 /// The feeds a caller's read covers, each with what the caller may see in it.
-fn visibilities(who: &Principal, feeds: &[Feed]) -> Vec<(String, Visibility)> {
+pub(super) fn visibilities(who: &Principal, feeds: &[Feed]) -> Vec<(String, Visibility)> {
     feeds
         .iter()
         .map(|f| (f.id.clone(), policy::visibility(who, f)))
@@ -732,7 +732,37 @@ fn prepare_object(
             .and_then(|t| Timestamp::parse(t).ok()),
         metrics: (feed.kind == crate::FeedKind::Regular)
             .then(|| crate::metrics::MetricsInput::of(item, &feed.name)),
+        refs: references(item),
     })
+}
+
+/// The identifiers an object names in its top-level reference properties, for the index of
+/// what refers to what. `created_by_ref` and `object_marking_refs` are left out: nearly every
+/// object names one of a few identities and markings. (Migration 0009 applies the same rule.)
+pub fn references(item: &Value) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let Some(map) = item.as_object() else {
+        return out;
+    };
+    for (key, value) in map {
+        if key.ends_with("_ref") && key != "created_by_ref" {
+            if let Some(id) = value.as_str() {
+                out.push(id.to_owned());
+            }
+        } else if key.ends_with("_refs") && key != "object_marking_refs" {
+            out.extend(
+                value
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned),
+            );
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn check_object_id(id: &str) -> Result<(), Error> {

@@ -53,6 +53,11 @@ pub const STEPS: &[(&str, &str, Option<Finish>)] = &[
         include_str!("../../migrations/sqlite/0008_metrics.sql"),
         Some(super::metrics::rebuild_in_migration),
     ),
+    (
+        "0009_object_refs",
+        include_str!("../../migrations/sqlite/0009_object_refs.sql"),
+        None,
+    ),
 ];
 
 pub fn run(conn: &Connection, path: &Path) -> Result<(), StoreOpenError> {

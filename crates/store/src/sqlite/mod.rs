@@ -39,7 +39,7 @@ use relay_core::notice::{
 use relay_core::policy::Visibility;
 use relay_core::principal::{Principal, UserInfo};
 use relay_core::profile::Profile;
-use relay_core::query::{ObjectPage, ObjectQuery};
+use relay_core::query::{ObjectPage, ObjectQuery, StoredObject};
 use relay_core::routing::RoutingRule;
 use relay_core::status::Status;
 use relay_core::store::{
@@ -461,6 +461,17 @@ impl Store for SqliteStore {
     ) -> Result<ObjectPage, StoreError> {
         let (feeds, query) = (feeds.to_vec(), query.clone());
         self.read(move |conn| objects::query(conn, &feeds, &query))
+            .await
+    }
+
+    async fn referencing(
+        &self,
+        feeds: &[(String, Visibility)],
+        id: &str,
+        limit: usize,
+    ) -> Result<Vec<StoredObject>, StoreError> {
+        let (feeds, id) = (feeds.to_vec(), id.to_owned());
+        self.read(move |conn| objects::referencing(conn, &feeds, &id, limit))
             .await
     }
 

@@ -126,6 +126,9 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
     let mut observe = conn
         .prepare_cached("INSERT INTO observables (object_seq, kind, value) VALUES (?1, ?2, ?3)")
         .map_err(internal)?;
+    let mut refer = conn
+        .prepare_cached("INSERT OR IGNORE INTO object_refs (ref_id, object_seq) VALUES (?1, ?2)")
+        .map_err(internal)?;
 
     // Where an earlier report must be for the relay to have preceded this poster.
     let readable = metrics::Readable::new(&request.read_scope);
@@ -260,6 +263,9 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
             observe
                 .execute(params![seq, o.kind.to_string(), o.value])
                 .map_err(internal)?;
+        }
+        for r in &obj.refs {
+            refer.execute(params![r, seq]).map_err(internal)?;
         }
         if is_last && EXPORTED_TYPES.contains(&obj.object_type.as_str()) {
             // The former current version's entries give way to this one's.
@@ -450,6 +456,10 @@ fn run_query(
     args.push(SqlValue::Integer(
         q.added_after.map_or(i64::MIN, Timestamp::as_micros),
     ));
+    if let Some(before) = q.added_before {
+        sql.push_str(" AND date_added < ?");
+        args.push(SqlValue::Integer(before.as_micros()));
+    }
     push_visibility(&mut sql, &mut args, "objects", v);
     if !q.ids.is_empty() {
         push_in(
@@ -553,6 +563,52 @@ pub fn delete(conn: &Connection, d: &DeleteObject) -> Result<usize, StoreError> 
     }
     exports::refresh_object(conn, coll, object_id, wall)?;
     Ok(deleted)
+}
+
+/// Current versions, in the given feeds and visible there, of the objects that name `id` in a
+/// reference property; newest first, up to `limit`.
+pub fn referencing(
+    conn: &Connection,
+    feeds: &[(String, Visibility)],
+    id: &str,
+    limit: usize,
+) -> Result<Vec<StoredObject>, StoreError> {
+    let mut out = Vec::new();
+    for (feed_id, v) in feeds {
+        let coll = collection_seq(conn, feed_id)?;
+        let mut args = Vec::new();
+        let body = body_column(&mut args, "o", v);
+        let mut sql = format!(
+            "SELECT o.stix_id, o.date_added, o.version, o.spec_version, {body}, o.corroboration
+               FROM object_refs r JOIN objects o ON o.seq = r.object_seq
+              WHERE r.ref_id = ? AND o.collection = ? AND o.is_last = 1"
+        );
+        args.push(SqlValue::Text(id.to_owned()));
+        args.push(SqlValue::Integer(coll));
+        push_visibility(&mut sql, &mut args, "o", v);
+        sql.push_str(" ORDER BY o.date_added DESC LIMIT ?");
+        args.push(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+        let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
+        let rows = stmt
+            .query_map(params_from_iter(args), |r| {
+                Ok(StoredObject {
+                    feed_id: feed_id.clone(),
+                    id: r.get(0)?,
+                    date_added: Timestamp::from_micros(r.get(1)?),
+                    version: Timestamp::from_micros(r.get(2)?),
+                    spec_version: r.get(3)?,
+                    body: r.get(4)?,
+                    corroboration: r.get(5)?,
+                })
+            })
+            .map_err(internal)?;
+        for row in rows {
+            out.push(row.map_err(internal)?);
+        }
+    }
+    out.sort_by_key(|o| std::cmp::Reverse(o.date_added));
+    out.truncate(limit);
+    Ok(out)
 }
 
 /// Current versions that mention any of the observables, in the given feeds, newest first.

@@ -55,6 +55,7 @@ mod sqlite {
         allowlist_and_assets_round_trip,
         campaigns_and_findings,
         metrics_from_a_known_history,
+        references_and_backward_pages,
     );
 
     /// The audit table refuses updates and deletes, whoever opens the file.

@@ -98,6 +98,7 @@ fn obj(id: &str, ty: &str, version: Option<&str>) -> NewObject {
         revoked: false,
         valid_until: None,
         metrics: None,
+        refs: Vec::new(),
     }
 }
 
@@ -2144,4 +2145,89 @@ pub async fn metrics_from_a_known_history(store: Arc<dyn Store>) {
         (orgs, pairs)
     );
     assert_eq!(store.metric_leads(None).await.unwrap(), leads);
+}
+
+/// What refers to an object: current versions only, in the caller's visibility, newest first;
+/// deleted objects drop out. And a page newest first below a cursor (`added_before`).
+pub async fn references_and_backward_pages(store: Arc<dyn Store>) {
+    let feed = seed(&store).await;
+    let rel = "relationship--44444444-4444-4444-8444-444444444444";
+    let sighting = "sighting--55555555-5555-4555-8555-555555555555";
+    let mut r1 = obj(rel, "relationship", Some("2024-01-01T00:00:00.000Z"));
+    r1.refs = vec![A.to_owned(), B.to_owned()];
+    let mut r2 = obj(rel, "relationship", Some("2024-02-01T00:00:00.000Z"));
+    r2.refs = vec![A.to_owned(), B.to_owned()];
+    store
+        .add_objects(add(
+            &feed,
+            vec![obj(B, "malware", Some("2024-01-01T00:00:00.000Z")), r1],
+        ))
+        .await
+        .unwrap();
+    let mut s = obj(sighting, "sighting", Some("2024-01-05T00:00:00.000Z"));
+    s.refs = vec![B.to_owned()];
+    s.tlp = Tlp::Amber;
+    let mut by_other = add(&feed, vec![s]);
+    by_other.poster_org = 2;
+    store.add_objects(by_other).await.unwrap();
+    store.add_objects(add(&feed, vec![r2])).await.unwrap();
+
+    let scope = [(feed.id.clone(), all())];
+    let ids = |v: Vec<relay_core::StoredObject>| -> Vec<(String, String)> {
+        v.into_iter()
+            .map(|o| (o.id, o.version.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        ids(store.referencing(&scope, B, 10).await.unwrap()),
+        vec![
+            (rel.to_owned(), "2024-02-01T00:00:00.000000Z".to_owned()),
+            (
+                sighting.to_owned(),
+                "2024-01-05T00:00:00.000000Z".to_owned()
+            ),
+        ],
+        "the current version of each, newest first"
+    );
+    assert_eq!(store.referencing(&scope, B, 1).await.unwrap().len(), 1);
+    assert!(store.referencing(&scope, C, 10).await.unwrap().is_empty());
+    // A member without AMBER in this feed does not see the other poster's sighting.
+    let green_only = Visibility {
+        everything: false,
+        open_up_to: Some(Tlp::Green),
+        org: 1,
+    };
+    let member = [(feed.id.clone(), green_only)];
+    assert_eq!(
+        ids(store.referencing(&member, B, 10).await.unwrap()),
+        vec![(rel.to_owned(), "2024-02-01T00:00:00.000000Z".to_owned())]
+    );
+    // A deleted relationship no longer refers to anything.
+    delete(&store, &feed.id, rel, &VersionFilter::All, &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(store.referencing(&scope, B, 10).await.unwrap()),
+        vec![(
+            sighting.to_owned(),
+            "2024-01-05T00:00:00.000000Z".to_owned()
+        )]
+    );
+
+    // Newest first, then the page below the newest.
+    let newest = ObjectQuery {
+        newest_first: true,
+        limit: 1,
+        ..query()
+    };
+    let first = query_all(&store, &feed.id, &newest).await.unwrap();
+    assert_eq!(first.objects[0].id, sighting);
+    assert!(first.more);
+    let below = ObjectQuery {
+        added_before: Some(first.objects[0].date_added),
+        ..newest
+    };
+    let second = query_all(&store, &feed.id, &below).await.unwrap();
+    assert_eq!(second.objects[0].id, B);
+    assert!(!second.more);
 }
