@@ -20,6 +20,7 @@ pub mod policy;
 pub mod principal;
 pub mod profile;
 pub mod query;
+pub mod register;
 pub mod routing;
 pub mod service;
 pub mod status;

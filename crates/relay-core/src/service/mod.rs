@@ -7,9 +7,16 @@
 //! - `admin`: organisations, users, tokens, trust groups, feeds and grants, the audit log.
 
 mod admin;
+mod browse;
 mod feeds;
 mod objects;
 mod ops;
+mod register;
+mod session;
+
+pub use browse::{Browse, FeedSummary, ObjectView};
+pub use register::Feedback;
+pub use session::{SESSION_HOURS, SESSION_TOKEN_NAME, Session};
 
 pub use ops::Operations;
 mod push;
