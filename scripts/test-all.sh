@@ -15,6 +15,11 @@ command -v named-checkzone >/dev/null || need_apt+=(bind9-utils)
 command -v nft >/dev/null || need_apt+=(nftables)
 # promtool (Debian's prometheus package) checks the /metrics exposition.
 command -v promtool >/dev/null || need_apt+=(prometheus)
+# Headless Chromium and ChromeDriver drive the web pages' end-to-end tests.
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
+# A Japanese font, so that the screenshots the browser tests keep show the Japanese pages.
+[ -d /usr/share/fonts/opentype/ipafont-gothic ] || need_apt+=(fonts-ipafont-gothic)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi

@@ -21,6 +21,15 @@ pub struct Config {
     pub auth: AuthConfig,
     pub webhooks: WebhookConfig,
     pub metrics: MetricsConfig,
+    pub web: WebConfig,
+}
+
+/// The web pages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// Mark session cookies `Secure`: set it when browsers reach the relay over HTTPS.
+    pub secure_cookies: bool,
 }
 
 /// Metrics: the IP-to-country/ASN database daily counts use (none is shipped).
@@ -97,6 +106,9 @@ impl Default for Config {
                 batch: relay.webhook_retry.batch,
             },
             metrics: MetricsConfig { geo_db: None },
+            web: WebConfig {
+                secure_cookies: server.secure_cookies,
+            },
         }
     }
 }
@@ -162,6 +174,7 @@ impl Config {
             description: self.taxii.description.clone(),
             contact: self.taxii.contact.clone(),
             geo_db: self.metrics.geo_db.clone(),
+            secure_cookies: self.web.secure_cookies,
         }
     }
 

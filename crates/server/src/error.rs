@@ -77,62 +77,82 @@ impl IntoResponse for ApiError {
             }
             ApiError::Service(e) => e,
         };
-        match e {
-            Error::Unauthenticated => {
-                let mut resp = render(
-                    StatusCode::UNAUTHORIZED,
-                    "Unauthorized",
-                    Some("send an API token as 'Authorization: Bearer TOKEN', or as the password of HTTP Basic authentication".into()),
-                );
-                let h = resp.headers_mut();
-                h.append(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Basic realm=\"isac-relay\", charset=\"UTF-8\""),
-                );
-                h.append(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"isac-relay\""),
-                );
-                resp
-            }
-            Error::Forbidden(d) => render(StatusCode::FORBIDDEN, "Forbidden", Some(d)),
-            Error::NotFound(d) => render(StatusCode::NOT_FOUND, "Not Found", Some(d)),
-            Error::Invalid(d) => render(StatusCode::BAD_REQUEST, "Bad Request", Some(d)),
-            Error::Unprocessable(d) => render(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "Unprocessable Content",
-                Some(d),
-            ),
-            e @ Error::TooLarge { .. } => render(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Content Too Large",
-                Some(e.to_string()),
-            ),
-            Error::Conflict(d) => render(StatusCode::CONFLICT, "Conflict", Some(d)),
-            Error::Gone(d) => render(StatusCode::GONE, "Gone", Some(d)),
-            e @ (Error::TooManyAttempts { retry_after }
-            | Error::RateLimited { retry_after, .. }) => {
-                let mut resp = render(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "Too Many Requests",
-                    Some(e.to_string()),
-                );
-                resp.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-                resp
-            }
-            Error::Unavailable(d) => {
-                tracing::warn!(cause = %d, "service unavailable");
-                render(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable", None)
-            }
-            Error::Internal(cause) => {
-                tracing::error!(error = ?cause, "internal error");
-                render(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Internal Server Error",
-                    None,
-                )
-            }
+        let p = problem(e);
+        let mut resp = render(p.status, p.title, p.description);
+        let h = resp.headers_mut();
+        if p.status == StatusCode::UNAUTHORIZED {
+            h.append(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"isac-relay\", charset=\"UTF-8\""),
+            );
+            h.append(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"isac-relay\""),
+            );
+        }
+        if let Some(after) = p.retry_after {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(after));
+        }
+        resp
+    }
+}
+
+/// What a service error means to a client: the status, its title, what may be said of it, and
+/// when to retry. The one mapping of service errors, for the API and the web pages alike; the
+/// cause of a 5xx is logged here, once, and never described.
+pub(crate) struct Problem {
+    pub status: StatusCode,
+    pub title: &'static str,
+    pub description: Option<String>,
+    pub retry_after: Option<u64>,
+}
+
+pub(crate) fn problem(e: Error) -> Problem {
+    let p = |status, title, description: Option<String>| Problem {
+        status,
+        title,
+        description,
+        retry_after: None,
+    };
+    match e {
+        Error::Unauthenticated => p(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            Some("send an API token as 'Authorization: Bearer TOKEN', or as the password of HTTP Basic authentication".into()),
+        ),
+        Error::Forbidden(d) => p(StatusCode::FORBIDDEN, "Forbidden", Some(d)),
+        Error::NotFound(d) => p(StatusCode::NOT_FOUND, "Not Found", Some(d)),
+        Error::Invalid(d) => p(StatusCode::BAD_REQUEST, "Bad Request", Some(d)),
+        Error::Unprocessable(d) => p(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Unprocessable Content",
+            Some(d),
+        ),
+        e @ Error::TooLarge { .. } => p(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Content Too Large",
+            Some(e.to_string()),
+        ),
+        Error::Conflict(d) => p(StatusCode::CONFLICT, "Conflict", Some(d)),
+        Error::Gone(d) => p(StatusCode::GONE, "Gone", Some(d)),
+        e @ (Error::TooManyAttempts { retry_after }
+        | Error::RateLimited { retry_after, .. }) => Problem {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            title: "Too Many Requests",
+            description: Some(e.to_string()),
+            retry_after: Some(retry_after),
+        },
+        Error::Unavailable(d) => {
+            tracing::warn!(cause = %d, "service unavailable");
+            p(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable", None)
+        }
+        Error::Internal(cause) => {
+            tracing::error!(error = ?cause, "internal error");
+            p(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error",
+                None,
+            )
         }
     }
 }

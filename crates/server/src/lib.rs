@@ -1,4 +1,4 @@
-//! The relay's HTTP front end. It owns routing, content negotiation, authentication of
+//! The relay's HTTP front end: TAXII 2.1, the JSON API and the web pages. It owns routing, content negotiation, authentication of
 //! requests and the mapping of service results to TAXII 2.1 responses. It holds no business
 //! rules and no storage: every handler calls one `relay_core::Relay` service.
 
@@ -8,6 +8,7 @@ mod error;
 mod media;
 mod prom;
 mod taxii;
+mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,6 +31,9 @@ pub struct ServerConfig {
     pub contact: Option<String>,
     /// The IP-to-country/ASN database for daily counts (`.mmdb`, or a CSV of ranges).
     pub geo_db: Option<std::path::PathBuf>,
+    /// Mark the web pages' cookies `Secure` (served over HTTPS). They are also marked when a
+    /// proxy in front says `X-Forwarded-Proto: https`.
+    pub secure_cookies: bool,
 }
 
 impl Default for ServerConfig {
@@ -40,6 +44,7 @@ impl Default for ServerConfig {
             description: Some("The ISAC's information relay".into()),
             contact: None,
             geo_db: None,
+            secure_cookies: false,
         }
     }
 }
@@ -66,6 +71,7 @@ pub fn router(state: AppState) -> Router {
     prom::handle();
     taxii::router(&state)
         .merge(api::router())
+        .merge(web::router())
         .route("/metrics", axum::routing::get(prom::scrape))
         .route_layer(axum::middleware::from_fn(prom::track))
         .fallback(taxii::no_route)

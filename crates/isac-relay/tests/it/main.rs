@@ -3,6 +3,7 @@
 
 mod access;
 mod admin_cli;
+mod browser;
 mod cli;
 mod crash;
 mod exports;
@@ -16,3 +17,4 @@ mod paging;
 mod push;
 mod search;
 mod taxii;
+mod web;

@@ -48,11 +48,22 @@ async fn export(
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let req = request(&format, q)?;
+    export_response(&s, &who, &format, q, &headers).await
+}
+
+/// A block list as the caller may have it, streamed (the API's and the web pages' downloads).
+pub(crate) async fn export_response(
+    s: &AppState,
+    who: &relay_core::Principal,
+    format: &str,
+    q: Option<String>,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let req = request(format, q)?;
     let inm = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok());
-    let answer = s.exports.export(&who, req, inm).await?;
+    let answer = s.exports.export(who, req, inm).await?;
     let mut resp = match answer {
         ExportAnswer::NotModified { etag } => {
             let mut r = StatusCode::NOT_MODIFIED.into_response();

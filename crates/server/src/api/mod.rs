@@ -15,7 +15,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 
 mod admin;
-mod exports;
+pub(crate) mod exports;
 mod feeds;
 mod metrics;
 pub(crate) mod notice;
