@@ -298,3 +298,210 @@ async fn secure_cookies_when_configured() {
     let (_, attrs) = set_cookie(&r, "isac_login").unwrap();
     assert!(attrs.contains("Secure"), "{attrs}");
 }
+
+/// A logged-in browser, over plain HTTP.
+struct Session {
+    c: reqwest::Client,
+    cookie: String,
+    addr: std::net::SocketAddr,
+}
+
+impl Session {
+    async fn open(app: &TestApp, user: &str, password: &str) -> Session {
+        let session = login(app, user, password).await.unwrap();
+        Session {
+            c: client(),
+            cookie: format!("isac_session={session}"),
+            addr: app.addr,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    async fn page(&self, path: &str) -> (StatusCode, String) {
+        let r = self
+            .c
+            .get(self.url(path))
+            .header(COOKIE, &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
+
+    /// Posts a form from the page `from` (with that page's token); returns where it led.
+    async fn submit(
+        &self,
+        from: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> (StatusCode, String) {
+        let (_, html) = self.page(from).await;
+        let csrf = csrf_of(&html);
+        let mut form: Vec<(&str, &str)> = vec![("csrf", &csrf)];
+        form.extend_from_slice(fields);
+        let r = self
+            .c
+            .post(self.url(action))
+            .header(COOKIE, &self.cookie)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let location = r
+            .headers()
+            .get(LOCATION)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = r.text().await.unwrap();
+        (status, location.unwrap_or(body))
+    }
+}
+
+#[tokio::test]
+async fn administration_and_member_pages() {
+    let app = spawn_app().await;
+    // The administrator has a token and no password: the token logs in as the password.
+    let admin_session = Session::open(&app, "admin", TOKEN).await;
+    let (s, to) = admin_session
+        .submit(
+            "/admin/orgs",
+            "/admin/orgs",
+            &[
+                ("name", "CableCo"),
+                ("kind", "member"),
+                ("sector", "telecom"),
+                ("country", "jp"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (s, to.as_str()),
+        (StatusCode::SEE_OTHER, "/admin/orgs?done=ok")
+    );
+    let (_, html) = admin_session.page("/admin/orgs?done=ok").await;
+    assert!(
+        html.contains("CableCo") && html.contains("id=\"flash\""),
+        "{html}"
+    );
+    let (s, _) = admin_session
+        .submit(
+            "/admin/users",
+            "/admin/users",
+            &[
+                ("name", "cable-admin"),
+                ("org", "CableCo"),
+                ("role", "org-admin"),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (s, _) = admin_session
+        .submit("/admin/groups", "/admin/groups", &[("name", "ISPs")])
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (s, _) = admin_session
+        .submit(
+            "/admin/groups",
+            "/admin/groups/members",
+            &[("group", "ISPs"), ("org", "CableCo"), ("action", "add")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (s, _) = admin_session
+        .submit(
+            "/admin/feeds",
+            "/admin/feeds/grants",
+            &[
+                ("feed", "C2"),
+                ("grantee", "group:ISPs"),
+                ("read", "1"),
+                ("write", "1"),
+                ("action", "grant"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, groups) = admin_session.page("/admin/groups").await;
+    assert!(groups.contains("<td>ISPs</td><td>CableCo</td>"), "{groups}");
+    let (_, feeds) = admin_session.page("/admin/feeds").await;
+    assert!(feeds.contains("group ISPs:rw"), "{feeds}");
+    // A bad value is an error page naming it, and changes nothing.
+    let (s, html) = admin_session
+        .submit(
+            "/admin/orgs",
+            "/admin/orgs",
+            &[
+                ("name", "X"),
+                ("kind", "member"),
+                ("sector", "bakery"),
+                ("country", "JP"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(
+        html.contains("unknown sector &#39;bakery&#39;")
+            || html.contains("unknown sector 'bakery'"),
+        "{html}"
+    );
+    let (_, audit) = admin_session.page("/admin/audit?action=org.").await;
+    assert!(
+        audit.contains("org.create") && audit.contains("CableCo"),
+        "{audit}"
+    );
+
+    // The member's administrator: ranges, an applied list, a block-list download.
+    let member = Session::open(&app, "cable-admin", "correct horse battery").await;
+    let (s, to) = member
+        .submit("/me/ranges", "/me/ranges", &[("value", "198.51.100.0/24")])
+        .await;
+    assert_eq!(
+        (s, to.as_str()),
+        (StatusCode::SEE_OTHER, "/me/ranges?done=range-added")
+    );
+    let (_, ranges) = member.page("/me/ranges").await;
+    assert!(ranges.contains("198.51.100.0/24"), "{ranges}");
+    let (s, _) = member
+        .submit(
+            "/me/applied",
+            "/me/applied",
+            &[
+                ("feed", "C2"),
+                ("entries", "192.0.2.5\nevil.example\n"),
+                ("expires_days", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, applied) = member.page("/me/applied").await;
+    assert!(
+        applied.contains("<td>C2</td>") && applied.contains(">2</td>"),
+        "{applied}"
+    );
+    let (_, exports) = member.page("/me/exports").await;
+    assert!(exports.contains("/exports/rpz?feed=C2"), "{exports}");
+    let r = member
+        .c
+        .get(member.url("/exports/ip?feed=C2"))
+        .header(COOKIE, &member.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let (s, html) = member.page("/exports/nonsense?feed=C2").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(html.contains("<html"), "an error page, not JSON");
+    // Members are kept out of the administration pages.
+    let (s, _) = member.page("/admin/users").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
