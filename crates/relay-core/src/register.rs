@@ -125,6 +125,7 @@ pub fn read_lines(text: &str, choices: &Choices, now: Timestamp) -> Result<Vec<L
         let record = match one_record(trimmed) {
             Ok(r) => r,
             Err(e) => {
+                first = false;
                 lines.push(Line {
                     number,
                     input: trimmed.to_owned(),

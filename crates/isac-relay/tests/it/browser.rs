@@ -319,9 +319,11 @@ async fn a_bad_csv_line_is_shown_by_number_and_nothing_is_stored() {
     assert!(bad.contains("not-a-value!"), "{bad}");
     assert!(b.client.find(Locator::Css("#confirm")).await.is_err());
     b.screenshot("register-preview-errors").await;
-    // Posting the list anyway shows the preview again and stores nothing.
+    // Posting the list anyway shows the preview again, with the same line numbers, and
+    // stores nothing.
     b.click("#recheck").await;
     b.text("#preview-errors").await;
+    assert!(b.text("tr.bad").await.starts_with('3'));
     b.close().await;
 
     let r = taxii(&app, TOKEN, Method::GET, "collections/C2/objects/")

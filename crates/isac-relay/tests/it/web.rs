@@ -200,6 +200,11 @@ async fn logins_forms_and_logout() {
 
     let session = login(&app, "alice", "correct horse battery").await.unwrap();
     let cookie = format!("isac_session={session}");
+    // A session's secret is no password: a stolen cookie cannot be renewed into a new session.
+    assert_eq!(
+        login(&app, "alice", &session).await,
+        Err(StatusCode::UNAUTHORIZED)
+    );
     let page = c
         .get(app.url("/me/tokens"))
         .header(COOKIE, &cookie)
@@ -267,6 +272,8 @@ async fn logins_forms_and_logout() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (gone, attrs) = set_cookie(&r, "isac_session").expect("the ended session is cleared");
+    assert!(gone.is_empty() && attrs.contains("Max-Age=0"), "{attrs}");
 
     let log = app
         .client
@@ -501,6 +508,51 @@ async fn administration_and_member_pages() {
     let (s, html) = member.page("/exports/nonsense?feed=C2").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(html.contains("<html"), "an error page, not JSON");
+    // Feedback on a TLP:RED object would tell the feed's other readers of it: refused, and
+    // nothing is posted.
+    let identity = {
+        let (_, orgs) = admin(&app, Method::GET, "/api/v1/directory", None).await;
+        orgs.as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["name"] == "CableCo")
+            .unwrap()["identity"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let mut red = indicator(&new_id("indicator"), "2026-01-01T00:00:00.000Z");
+    red["object_marking_refs"] = json!([relay_core::Tlp::Red.marking_ref()]);
+    red["extensions"] = json!({relay_core::tlp::RECIPIENTS_EXTENSION: {
+        "extension_type": "property-extension", "recipient_refs": [identity]}});
+    let (s, v) = post(&app, TOKEN, "C2", &[red.clone()]).await;
+    assert_eq!(v["success_count"], 1, "{s} {v}");
+    let red_id = red["id"].as_str().unwrap();
+    let (s, html) = member.page(&format!("/objects/{red_id}")).await;
+    assert_eq!(s, StatusCode::OK, "a named recipient reads it");
+    assert!(html.contains("TLP:RED"));
+    let (s, html) = member
+        .submit(
+            &format!("/objects/{red_id}"),
+            &format!("/objects/{red_id}/feedback"),
+            &[("what", "seen")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{html}");
+    let all = taxii(
+        &app,
+        TOKEN,
+        Method::GET,
+        "collections/C2/objects/?match[type]=sighting",
+    )
+    .send()
+    .await
+    .unwrap()
+    .json::<serde_json::Value>()
+    .await
+    .unwrap();
+    assert!(all.get("objects").is_none(), "{all}");
+
     // Members are kept out of the administration pages.
     let (s, _) = member.page("/admin/users").await;
     assert_eq!(s, StatusCode::FORBIDDEN);

@@ -50,7 +50,7 @@ impl Relay {
     }
 
     /// Records what the caller says of an object: posted in the feed the object is in, marked
-    /// with the object's TLP (AMBER where the object is RED: a sighting has no recipients).
+    /// with the object's TLP (a sighting AMBER at least). Refused on a TLP:RED object.
     pub async fn feedback(
         &self,
         who: &Principal,
@@ -72,10 +72,19 @@ impl Relay {
             .ok()
             .and_then(|m| m.tlp)
             .unwrap_or(feed.default_tlp);
-        let marking = if object_tlp == Tlp::Red {
-            Tlp::Amber
-        } else {
-            object_tlp
+        // Feedback names the object: on a TLP:RED object it would tell the feed's other
+        // readers of an object they may not see.
+        if object_tlp == Tlp::Red {
+            return Err(Error::Forbidden(
+                "feedback on a TLP:RED object would reach readers it is not for; answer its \
+                 poster directly"
+                    .into(),
+            ));
+        }
+        // A sighting says the member was hit: AMBER at least, whatever the object's level.
+        let marking = match what {
+            Feedback::SeenHere => object_tlp.max(Tlp::Amber),
+            Feedback::FalsePositive => object_tlp,
         };
         let identity = self.identity_of(who).await?;
         let now = Timestamp::now().to_string();
@@ -98,7 +107,9 @@ impl Relay {
                     "last_seen": now,
                     "count": 1,
                 });
-                if let Some(i) = &identity {
+                // An anonymous member is not named where it was hit (`created_by_ref` is
+                // replaced by the ISAC's when the object is stored).
+                if let Some(i) = identity.as_ref().filter(|_| !who.org_anonymous) {
                     s["where_sighted_refs"] = json!([i]);
                 }
                 s

@@ -52,9 +52,27 @@ impl Relay {
                 source,
             )
             .await?;
-        let secret = token::generate_token();
-        let expires =
+        let mut expires =
             Timestamp::from_micros(Timestamp::now().as_micros() + SESSION_HOURS * 3_600_000_000);
+        // A token given as the password (the first administrator has no other) opens a session
+        // no longer than the token lives; a session's own token opens none, or a stolen cookie
+        // could be renewed for ever.
+        if who.token_id != 0 {
+            let used = self
+                .store
+                .list_tokens()
+                .await?
+                .into_iter()
+                .find(|t| t.id == who.token_id)
+                .ok_or(Error::Unauthenticated)?;
+            if used.name == SESSION_TOKEN_NAME {
+                return Err(Error::Unauthenticated);
+            }
+            if let Some(end) = used.expires {
+                expires = expires.min(end);
+            }
+        }
+        let secret = token::generate_token();
         let id = self
             .apply(
                 Change::CreateToken(NewToken {

@@ -194,7 +194,8 @@ pub async fn feed(
                     encode_cursor(last.date_added)
                 );
                 if !selected.is_empty() {
-                    link.push_str(&format!("&type={selected}"));
+                    link.push_str("&type=");
+                    link.extend(form_urlencoded::byte_serialize(selected.as_bytes()));
                 }
                 Some(link)
             }

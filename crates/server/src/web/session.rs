@@ -172,7 +172,13 @@ impl FromRequestParts<AppState> for Web {
                 lang,
                 path,
             }),
-            Err(Error::Unauthenticated) => Err(to_login(&path)),
+            Err(Error::Unauthenticated) => {
+                // An ended session: forget its cookie, so it is not presented (and counted as
+                // a failed login) again.
+                let mut resp = to_login(&path);
+                set_cookie(&mut resp, removal(SESSION_COOKIE));
+                Err(resp)
+            }
             Err(e) => {
                 let v = Visitor { lang, path };
                 Err(super::error_page(v.chrome(lang.text().title_error), e))
@@ -338,10 +344,11 @@ pub async fn logout(State(s): State<AppState>, web: Web, Form(f): Form<CsrfForm>
     if let Err(e) = web.check_form(&s, &f.csrf) {
         return web.fail(&s, e);
     }
-    if let Err(e) = s.relay.close_session(&web.who).await {
-        return web.fail(&s, e);
-    }
-    let mut resp = Redirect::to("/login").into_response();
+    // The browser forgets the session whatever happens to it here.
+    let mut resp = match s.relay.close_session(&web.who).await {
+        Ok(()) => Redirect::to("/login").into_response(),
+        Err(e) => web.fail(&s, e),
+    };
     set_cookie(&mut resp, removal(SESSION_COOKIE));
     resp
 }
