@@ -66,13 +66,7 @@ impl Relay {
             versions: VersionFilter::LAST,
             ..ObjectQuery::all_versions(None, b.limit.clamp(1, self.config.page_limits.max))
         };
-        let page = if feeds.is_empty() {
-            ObjectPage::default()
-        } else {
-            self.store
-                .query_objects(&visibilities(who, &feeds), &query)
-                .await?
-        };
+        let page = self.query_feeds(who, &feeds, &query).await?;
         self.note(
             AuditEntry::by(who, "objects.read")
                 .feed(&feed.name)
@@ -98,13 +92,7 @@ impl Relay {
                 versions: VersionFilter::All,
                 ..ObjectQuery::all_versions(Some(since), cap)
             };
-            let page = if feeds.is_empty() {
-                ObjectPage::default()
-            } else {
-                self.store
-                    .query_objects(&visibilities(who, &feeds), &query)
-                    .await?
-            };
+            let page = self.query_feeds(who, &feeds, &query).await?;
             out.push(FeedSummary {
                 recent: page.objects.len(),
                 capped: page.more,
@@ -113,6 +101,22 @@ impl Relay {
             });
         }
         Ok(out)
+    }
+
+    /// A query over feeds, each as the caller may see it; nothing when there are none.
+    async fn query_feeds(
+        &self,
+        who: &Principal,
+        feeds: &[Feed],
+        query: &ObjectQuery,
+    ) -> Result<ObjectPage, Error> {
+        if feeds.is_empty() {
+            return Ok(ObjectPage::default());
+        }
+        Ok(self
+            .store
+            .query_objects(&visibilities(who, feeds), query)
+            .await?)
     }
 
     /// One object, wherever the caller may read it: every version, and what refers to it.

@@ -25,6 +25,15 @@ fn chrome(s: &AppState, web: &Web, title: &'static str, done: Option<&str>) -> C
     c
 }
 
+async fn org_names(s: &AppState, web: &Web) -> Result<Vec<String>, Error> {
+    Ok(s.relay
+        .list_orgs(&web.who)
+        .await?
+        .into_iter()
+        .map(|o| o.name)
+        .collect())
+}
+
 fn require_admin(web: &Web) -> Result<(), Error> {
     if web.who.is_isac_admin() {
         Ok(())
@@ -136,13 +145,7 @@ pub async fn users(State(s): State<AppState>, web: Web, Query(q): Query<DoneQuer
                 )
             })
             .collect();
-        let orgs = s
-            .relay
-            .list_orgs(&web.who)
-            .await?
-            .into_iter()
-            .map(|o| o.name)
-            .collect();
+        let orgs = org_names(&s, &web).await?;
         Ok(html(&UsersPage {
             c: chrome(&s, &web, web.t().users, q.done.as_deref()),
             users,
@@ -197,13 +200,7 @@ pub async fn groups(State(s): State<AppState>, web: Web, Query(q): Query<DoneQue
             .into_iter()
             .map(|g| (g.name, g.members.join(", ")))
             .collect();
-        let orgs = s
-            .relay
-            .list_orgs(&web.who)
-            .await?
-            .into_iter()
-            .map(|o| o.name)
-            .collect();
+        let orgs = org_names(&s, &web).await?;
         Ok(html(&GroupsPage {
             c: chrome(&s, &web, web.t().groups, q.done.as_deref()),
             groups,
@@ -297,13 +294,7 @@ pub async fn feeds(State(s): State<AppState>, web: Web, Query(q): Query<DoneQuer
                 )
             })
             .collect();
-        let orgs = s
-            .relay
-            .list_orgs(&web.who)
-            .await?
-            .into_iter()
-            .map(|o| o.name)
-            .collect();
+        let orgs = org_names(&s, &web).await?;
         let groups = s
             .relay
             .list_groups(&web.who)

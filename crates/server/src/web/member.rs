@@ -105,13 +105,7 @@ pub async fn create_token(
 ) -> Response {
     let r = async {
         web.check_form(&s, &f.csrf)?;
-        let days =
-            match f.expires_days.as_deref().map(str::trim) {
-                None | Some("") => None,
-                Some(d) => Some(d.parse::<u32>().map_err(|_| {
-                    Error::Invalid(format!("days valid '{d}' is not a whole number"))
-                })?),
-            };
+        let days = days_valid(f.expires_days.as_deref())?;
         let user = web.who.user_name.clone();
         let (_, secret) = s
             .relay
@@ -121,6 +115,17 @@ pub async fn create_token(
     }
     .await;
     web.answer(&s, r)
+}
+
+/// A form's "days valid" field: empty for none, else a whole number of days.
+fn days_valid(field: Option<&str>) -> Result<Option<u32>, Error> {
+    match field.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(d) => d
+            .parse::<u32>()
+            .map(Some)
+            .map_err(|_| Error::Invalid(format!("days valid '{d}' is not a whole number"))),
+    }
 }
 
 #[derive(Deserialize)]
@@ -380,18 +385,10 @@ pub async fn upload_applied(
 ) -> Response {
     let r = async {
         web.check_form(&s, &f.csrf)?;
-        let expires = match f.expires_days.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(d) => {
-                let days: i64 = d.parse().map_err(|_| {
-                    Error::Invalid(format!("days valid '{d}' is not a whole number"))
-                })?;
-                Some(
-                    Timestamp::from_micros(Timestamp::now().as_micros() + days * 86_400_000_000)
-                        .to_string(),
-                )
-            }
-        };
+        let expires = days_valid(f.expires_days.as_deref())?.map(|days| {
+            Timestamp::from_micros(Timestamp::now().as_micros() + i64::from(days) * 86_400_000_000)
+                .to_string()
+        });
         s.exports
             .upload_applied(
                 &web.who,

@@ -506,21 +506,24 @@ fn run_query(
 
     let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
     let rows = stmt
-        .query_map(params_from_iter(args), |r| {
-            Ok(StoredObject {
-                feed_id: feed_id.to_owned(),
-                id: r.get(0)?,
-                date_added: Timestamp::from_micros(r.get(1)?),
-                version: Timestamp::from_micros(r.get(2)?),
-                spec_version: r.get(3)?,
-                body: r.get(4)?,
-                corroboration: r.get(5)?,
-            })
-        })
+        .query_map(params_from_iter(args), |r| stored_row(feed_id, r))
         .map_err(internal)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(internal)?;
     Ok(rows)
+}
+
+/// A row of (stix_id, date_added, version, spec_version, body, corroboration) in `feed_id`.
+fn stored_row(feed_id: &str, r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredObject> {
+    Ok(StoredObject {
+        feed_id: feed_id.to_owned(),
+        id: r.get(0)?,
+        date_added: Timestamp::from_micros(r.get(1)?),
+        version: Timestamp::from_micros(r.get(2)?),
+        spec_version: r.get(3)?,
+        body: r.get(4)?,
+        corroboration: r.get(5)?,
+    })
 }
 
 /// Deletes the matching versions of one object (only its poster's, when asked) and re-marks
@@ -590,17 +593,7 @@ pub fn referencing(
         args.push(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
         let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
         let rows = stmt
-            .query_map(params_from_iter(args), |r| {
-                Ok(StoredObject {
-                    feed_id: feed_id.clone(),
-                    id: r.get(0)?,
-                    date_added: Timestamp::from_micros(r.get(1)?),
-                    version: Timestamp::from_micros(r.get(2)?),
-                    spec_version: r.get(3)?,
-                    body: r.get(4)?,
-                    corroboration: r.get(5)?,
-                })
-            })
+            .query_map(params_from_iter(args), |r| stored_row(feed_id, r))
             .map_err(internal)?;
         for row in rows {
             out.push(row.map_err(internal)?);
