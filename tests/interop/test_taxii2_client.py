@@ -726,3 +726,100 @@ def test_bearer_token_session(discovery_url):
     with pytest.raises(requests.HTTPError) as e:
         wrong.title
     assert http_status(e) == 401
+
+
+# --------------------------------------------------------------------------------------------
+# federation: medallion (the OASIS reference server) as a third-party upstream source
+
+
+MEDALLION_COLLECTION = "4f1c1a90-7b8e-4c53-9d5f-6b1f3f0a2e01"
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def medallion():
+    """medallion 3.0.0 on a free port, memory backend, one empty read/write collection."""
+    exe = Path(os.sys.executable).parent / "medallion"
+    tmp = Path(tempfile.mkdtemp(prefix="medallion-"))
+    port = _free_port()
+    base = "http://127.0.0.1:%d" % port
+    data = {
+        "/discovery": {"title": "medallion", "default": base + "/api1/", "api_roots": [base + "/api1/"]},
+        "api1": {
+            "information": {"title": "api1", "versions": [TAXII21], "max_content_length": 10485760},
+            "status": [],
+            "collections": [{
+                "id": MEDALLION_COLLECTION, "title": "upstream", "can_read": True, "can_write": True,
+                "media_types": [STIX21], "objects": [], "manifest": [],
+            }],
+        },
+    }
+    (tmp / "data.json").write_text(json.dumps(data))
+    (tmp / "medallion.json").write_text(json.dumps({
+        "backend": {"module": "medallion.backends.memory_backend", "module_class": "MemoryBackend",
+                    "filename": str(tmp / "data.json")},
+        "users": {"admin": "Password0"},
+        "taxii": {"max_page_size": 2},
+    }))
+    proc = subprocess.Popen(
+        [str(exe), "--host", "127.0.0.1", "--port", str(port), "--log-level", "WARN", str(tmp / "medallion.json")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(base + "/taxii2/", auth=("admin", "Password0"),
+                            headers={"Accept": TAXII21}, timeout=2).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        if proc.poll() is not None:
+            pytest.fail("medallion exited (rc=%s)" % proc.returncode)
+        time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail("medallion did not answer")
+    yield base + "/api1/"
+    proc.terminate()
+    proc.wait(timeout=10)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_pull_from_medallion(medallion):
+    upstream = Collection(medallion + "collections/%s/" % MEDALLION_COLLECTION, user="admin", password="Password0")
+    sent = [new_indicator("upstream %d" % i) for i in range(5)]
+    upstream.add_objects(envelope(*sent))
+
+    srv = RelayServer()
+    try:
+        run = lambda *args, **kw: subprocess.run(  # noqa: E731
+            [str(srv.bin), *args, "--data", str(srv.data)],
+            env=srv.env, capture_output=True, text=True, timeout=120, **kw,
+        )
+        added = run("federation", "add", "medallion", "--direction", "pull", "--api-root", medallion,
+                    "--collection", MEDALLION_COLLECTION, "--feed", "C2", "--user", "admin",
+                    "--default-tlp", "green", input="Password0\n")
+        assert added.returncode == 0, added.stderr
+        synced = run("federation", "sync", "medallion")
+        assert synced.returncode == 0, synced.stderr
+        assert "medallion: 5 objects moved" in synced.stdout, synced.stdout
+        # medallion pages by 2: three pages, and the bookmark makes the next run a no-op.
+        again = run("federation", "sync", "medallion")
+        assert "medallion: 0 objects moved" in again.stdout, again.stdout
+        status = run("federation", "status")
+        assert re.search(r"^medallion\t\S+\t\S+\t\S+\t5\t-$", status.stdout, re.M), status.stdout
+
+        srv.start()
+        api = ApiRoot(srv.url + "/taxii2/isac/", auth=BearerAuth(TOKEN))
+        got = objects_of(by_title(api, "C2").get_objects())
+        assert sorted(o["id"] for o in got) == sorted(o.id for o in sent)
+        for o in got:
+            assert o["pattern"] == next(s.pattern for s in sent if s.id == o["id"])
+    finally:
+        srv.stop()
+        srv.cleanup()

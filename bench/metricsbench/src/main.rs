@@ -100,6 +100,7 @@ fn object(feed: &str, observables: Vec<Observable>, metrics: bool, c2: bool) -> 
             reported_refs: Vec::new(),
         }),
         refs: Vec::new(),
+        source_peer: None,
     }
 }
 

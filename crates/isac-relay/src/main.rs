@@ -6,6 +6,7 @@ mod admin_cmd;
 mod catalogue_cmd;
 mod config;
 mod export_cmd;
+mod federation_cmd;
 mod metrics_cmd;
 mod notice_cmd;
 mod stix_cmd;
@@ -131,6 +132,12 @@ enum Command {
     Metrics {
         #[command(subcommand)]
         command: metrics_cmd::MetricsCommand,
+    },
+    /// Federation peers: other ISACs' and national feeds' TAXII 2.1 collections pulled from
+    /// or pushed to.
+    Federation {
+        #[command(subcommand)]
+        command: federation_cmd::FederationCommand,
     },
     /// Check STIX files and extract their observables (no data directory needed).
     Stix {
@@ -259,6 +266,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Findings { command } => notice_cmd::findings(command).await,
         Command::Report { command } => notice_cmd::report(command).await,
         Command::Metrics { command } => metrics_cmd::metrics(command).await,
+        Command::Federation { command } => federation_cmd::federation(command).await,
     }
 }
 
@@ -287,13 +295,22 @@ async fn serve(config: Config) -> Result<()> {
             say(&format!("admin token: {token}"))?;
         }
     }
-    let app = server::App::build(config.listen, relay, config.server())
+    let app = server::App::build(config.listen, relay.clone(), config.server())
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = app.local_addr()?;
     tracing::info!(data = %display_dir(&config.data), "serving");
     say(&format!("listening on http://{addr}"))?;
+    // Peers are pulled from and pushed to as they fall due, until the server stops.
+    let (stop_federation, stopped) = tokio::sync::oneshot::channel::<()>();
+    let federation = tokio::spawn(
+        federation::Federation::new(relay, federation::Options::default()).run(async {
+            let _ = stopped.await;
+        }),
+    );
     let served = app.serve(shutdown_signal()).await;
+    let _ = stop_federation.send(());
+    let _ = federation.await;
     relay_core::Store::close(store.as_ref()).await;
     served.context("the server stopped with an error")
 }

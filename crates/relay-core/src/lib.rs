@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod corroboration;
 pub mod error;
 pub mod exchange;
+pub mod federation;
 pub mod feed;
 pub mod limits;
 pub mod metrics;

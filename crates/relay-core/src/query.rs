@@ -45,6 +45,10 @@ pub struct ObjectQuery {
     pub min_corroboration: Option<u32>,
     /// Newest first (for capped polls), instead of oldest first.
     pub newest_first: bool,
+    /// Not objects pulled from these federation peers (a push never sends them back).
+    pub exclude_sources: Vec<i64>,
+    /// Not objects this organisation posted (a peer that pushes here as it).
+    pub exclude_poster: Option<i64>,
 }
 
 impl ObjectQuery {
@@ -63,6 +67,8 @@ impl ObjectQuery {
             min_confidence: None,
             min_corroboration: None,
             newest_first: false,
+            exclude_sources: Vec::new(),
+            exclude_poster: None,
         }
     }
 }
@@ -178,6 +184,8 @@ pub fn parse_filters(
         min_confidence: None,
         min_corroboration: None,
         newest_first: false,
+        exclude_sources: Vec::new(),
+        exclude_poster: None,
     };
     let mut version_values: Vec<&str> = Vec::new();
     let mut cursor: Option<Timestamp> = None;

@@ -87,6 +87,11 @@ pub enum Change {
         password_hash: String,
     },
     CreateToken(NewToken),
+    /// Adds a federation peer; returns its id.
+    AddPeer(crate::federation::NewPeer),
+    RemovePeer {
+        name: String,
+    },
     RevokeToken {
         id: i64,
         at: Timestamp,
@@ -318,6 +323,8 @@ pub struct NewObject {
     pub metrics: Option<crate::metrics::MetricsInput>,
     /// The identifiers it names in reference properties (see `Store::referencing`).
     pub refs: Vec<String>,
+    /// The federation peer it was pulled from.
+    pub source_peer: Option<i64>,
 }
 
 /// A search of the observable index: any of `kinds` with any of `values`, in the given feeds,
@@ -431,6 +438,16 @@ pub trait Store: Send + Sync + 'static {
         feeds: &[(String, Visibility)],
         query: &ObjectQuery,
     ) -> Result<ObjectPage, StoreError>;
+
+    /// Federation peers, in the order they were added.
+    async fn peers(&self) -> Result<Vec<crate::federation::Peer>, StoreError>;
+    /// Records a step of a peer's run: its cursor moves (only forward), its counters and last
+    /// error are updated.
+    async fn record_peer_progress(
+        &self,
+        peer: i64,
+        progress: crate::federation::PeerProgress,
+    ) -> Result<(), StoreError>;
 
     /// Current versions, in the given feeds and visible there, of the objects naming `id` in
     /// a reference property (`*_ref`, `*_refs`; not `created_by_ref` or markings), newest

@@ -13,6 +13,8 @@ pub const TAXII: &str = "application/taxii+json;version=2.1";
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The relay the server runs on, for jobs a test drives directly (federation runs).
+    pub relay: Relay,
     pub client: reqwest::Client,
     pub root: String,
     pub test_feed: String,
@@ -36,13 +38,14 @@ pub async fn spawn_app_configured(
     let relay = Relay::open(store, config).await.unwrap();
     relay.ensure_default_feeds().await.unwrap();
     relay.bootstrap_admin(Some(TOKEN)).await.unwrap();
-    let app = server::App::build("127.0.0.1:0".parse().unwrap(), relay, server_config)
+    let app = server::App::build("127.0.0.1:0".parse().unwrap(), relay.clone(), server_config)
         .await
         .unwrap();
     let addr = app.local_addr().unwrap();
     tokio::spawn(app.serve(std::future::pending()));
     let mut t = TestApp {
         addr,
+        relay,
         client: reqwest::Client::new(),
         root: format!("http://{addr}/taxii2/isac/"),
         test_feed: String::new(),

@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod crash;
 mod exports;
+mod federation;
 mod feeds;
 mod helpers;
 mod members;

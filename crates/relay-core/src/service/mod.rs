@@ -8,6 +8,7 @@
 
 mod admin;
 mod browse;
+mod federation;
 mod feeds;
 mod objects;
 mod ops;
@@ -15,6 +16,7 @@ mod register;
 mod session;
 
 pub use browse::{Browse, FeedSummary, ObjectView};
+pub use federation::MIN_INTERVAL_SECS;
 pub use register::Feedback;
 pub use session::{SESSION_HOURS, SESSION_TOKEN_NAME, Session};
 

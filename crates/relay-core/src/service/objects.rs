@@ -344,6 +344,18 @@ impl Relay {
         key: &str,
         body: &[u8],
     ) -> Result<Status, Error> {
+        self.add_objects_from(who, key, body, Origin::default())
+            .await
+    }
+
+    /// `add_objects`, for objects a federation peer delivered.
+    pub(super) async fn add_objects_from(
+        &self,
+        who: &Principal,
+        key: &str,
+        body: &[u8],
+        origin: Origin,
+    ) -> Result<Status, Error> {
         let feed = self.writable(who, key, false).await?;
         if body.len() > self.config.max_content_length {
             return Err(Error::TooLarge {
@@ -395,6 +407,7 @@ impl Relay {
             destination,
             orgs_by_identity: orgs.into_iter().map(|o| (o.identity, o.id)).collect(),
             anonymise_as,
+            origin,
         };
         // Parsing and checking a large envelope takes milliseconds of CPU: off the async
         // workers, so that other requests keep being served meanwhile.
@@ -567,6 +580,17 @@ struct Ingest {
     orgs_by_identity: HashMap<String, i64>,
     /// The ISAC's identity, when the poster's organisation is anonymous.
     anonymise_as: Option<String>,
+    /// Where the objects came from, when not from the poster itself.
+    origin: Origin,
+}
+
+/// Where posted objects came from, when a federation peer delivered them.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Origin {
+    /// The peer that delivered them.
+    pub source_peer: Option<i64>,
+    /// The TLP of objects it sent unmarked (else the feed's default).
+    pub default_tlp: Option<crate::tlp::Tlp>,
 }
 
 /// An envelope, checked and routed.
@@ -716,7 +740,10 @@ fn prepare_object(
         spec_version: meta.spec_version,
         warnings: meta.warnings,
         body,
-        tlp: marking.tlp.unwrap_or(feed.default_tlp),
+        tlp: marking
+            .tlp
+            .or(ingest.origin.default_tlp)
+            .unwrap_or(feed.default_tlp),
         recipients,
         original_body,
         confidence: item
@@ -733,6 +760,7 @@ fn prepare_object(
         metrics: (feed.kind == crate::FeedKind::Regular)
             .then(|| crate::metrics::MetricsInput::of(item, &feed.name)),
         refs: references(item),
+        source_peer: ingest.origin.source_peer,
     })
 }
 

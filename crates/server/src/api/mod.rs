@@ -16,6 +16,7 @@ use crate::error::ApiError;
 
 mod admin;
 pub(crate) mod exports;
+mod federation;
 mod feeds;
 mod metrics;
 pub(crate) mod notice;
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .merge(exports::router())
         .merge(notice::router())
         .merge(metrics::router())
+        .merge(federation::router())
         .route_layer(middleware::from_fn(json_media_type))
 }
 

@@ -319,6 +319,33 @@ fn ops() -> Vec<Op> {
         ),
         op(
             "get",
+            "/api/v1/federation/peers",
+            "federation",
+            "Federation peers and where each stands: cursor, last run, last success, last error, objects moved (ISAC administrator). Credentials are never shown, only their kind.",
+            None,
+            200,
+            Some(r("Peers")),
+        ),
+        op(
+            "post",
+            "/api/v1/federation/peers",
+            "federation",
+            "Add a peer (ISAC administrator): a remote TAXII 2.1 collection pulled into one local feed, or local feeds pushed to it (CLEAR and GREEN by default, never above AMBER, never the NOTICE feed).",
+            Some("NewPeer"),
+            201,
+            Some(r("Peer")),
+        ),
+        op(
+            "delete",
+            "/api/v1/federation/peers/{name}",
+            "federation",
+            "Remove a peer.",
+            None,
+            204,
+            None,
+        ),
+        op(
+            "get",
             "/api/v1/webhooks",
             "push",
             "The webhooks of the caller's organisation (all, for the ISAC administrator).",
@@ -968,8 +995,21 @@ fn schemas() -> Value {
         "Overlaps": {"type": "object", "properties": {"overlaps": {"type": "array", "items": {"type": "object", "properties": {
             "net": string, "org": string, "other_net": string, "other_org": string}}}}},
     });
+    let optional = json!({"type": ["string", "null"]});
+    let federation = json!({
+        "NewPeer": {"type": "object", "required": ["name", "direction", "api_root", "collection", "feeds"], "additionalProperties": false,
+            "properties": {"name": string, "direction": {"type": "string", "enum": ["pull", "push"]}, "api_root": string,
+            "collection": string, "feeds": strings, "user": string, "password": string, "token": string, "client_cert": string,
+            "default_tlp": string, "max_tlp": {"type": "string", "enum": ["clear", "green", "amber"]}, "types": strings,
+            "min_severity": string, "peer_org": string, "interval_secs": {"type": "integer", "minimum": 10}}},
+        "Peer": {"type": "object", "properties": {"name": string, "direction": string, "api_root": string, "collection": string,
+            "auth": {"type": "string", "enum": ["none", "basic", "bearer"]}, "feeds": strings, "default_tlp": optional,
+            "max_tlp": string, "types": strings, "min_severity": optional, "interval_secs": n, "cursor": optional,
+            "last_run": optional, "last_success": optional, "last_error": optional, "transferred": n}},
+        "Peers": {"type": "object", "properties": {"peers": {"type": "array", "items": r("Peer")}}},
+    });
     if let Some(all) = schemas.as_object_mut() {
-        for extra in [more, exports, notice] {
+        for extra in [more, exports, notice, federation] {
             if let Value::Object(extra) = extra {
                 all.extend(extra);
             }

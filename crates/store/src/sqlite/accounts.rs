@@ -170,6 +170,8 @@ pub fn apply(conn: &Connection, change: Change, entry: &AuditEntry) -> Result<i6
             .map_err(internal)?;
             conn.last_insert_rowid()
         }
+        Change::AddPeer(peer) => super::federation::add_peer(conn, &peer)?,
+        Change::RemovePeer { name } => super::federation::remove_peer(conn, &name)?,
         Change::RevokeToken { id, at } => {
             let revoked: Option<Option<i64>> = conn
                 .query_row(

@@ -58,6 +58,11 @@ pub const STEPS: &[(&str, &str, Option<Finish>)] = &[
         include_str!("../../migrations/sqlite/0009_object_refs.sql"),
         None,
     ),
+    (
+        "0010_federation",
+        include_str!("../../migrations/sqlite/0010_federation.sql"),
+        None,
+    ),
 ];
 
 pub fn run(conn: &Connection, path: &Path) -> Result<(), StoreOpenError> {

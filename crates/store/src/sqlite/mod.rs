@@ -17,6 +17,7 @@
 mod accounts;
 mod audit;
 mod exports;
+mod federation;
 mod feeds;
 mod metrics;
 mod migrations;
@@ -509,6 +510,19 @@ impl Store for SqliteStore {
         token_id: i64,
     ) -> Result<(Option<Profile>, Option<Profile>), StoreError> {
         self.read(move |conn| feeds::profiles(conn, org_id, token_id))
+            .await
+    }
+
+    async fn peers(&self) -> Result<Vec<relay_core::federation::Peer>, StoreError> {
+        self.read(federation::peers).await
+    }
+
+    async fn record_peer_progress(
+        &self,
+        peer: i64,
+        progress: relay_core::federation::PeerProgress,
+    ) -> Result<(), StoreError> {
+        self.write(move |conn| federation::record_progress(conn, peer, &progress))
             .await
     }
 

@@ -92,8 +92,8 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
             "INSERT INTO objects
                (collection, stix_id, stix_type, version, spec_version, date_added, is_first, is_last,
                 body, tlp, poster_org, original_body, confidence, corroboration, revoked,
-                valid_until)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                valid_until, source_peer)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )
         .map_err(internal)?;
     let mut report = conn
@@ -252,7 +252,8 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
                 obj.confidence,
                 corroboration,
                 obj.revoked,
-                obj.valid_until.map(Timestamp::as_micros)
+                obj.valid_until.map(Timestamp::as_micros),
+                obj.source_peer
             ])
             .map_err(internal)?;
         let seq = conn.last_insert_rowid();
@@ -496,6 +497,17 @@ fn run_query(
     if let Some(c) = q.min_corroboration {
         sql.push_str(" AND corroboration >= ?");
         args.push(SqlValue::Integer(i64::from(c)));
+    }
+    if !q.exclude_sources.is_empty() {
+        let marks = vec!["?"; q.exclude_sources.len()].join(", ");
+        sql.push_str(&format!(
+            " AND (source_peer IS NULL OR source_peer NOT IN ({marks}))"
+        ));
+        args.extend(q.exclude_sources.iter().map(|p| SqlValue::Integer(*p)));
+    }
+    if let Some(org) = q.exclude_poster {
+        sql.push_str(" AND poster_org <> ?");
+        args.push(SqlValue::Integer(org));
     }
     sql.push_str(if q.newest_first {
         " ORDER BY date_added DESC LIMIT ?"

@@ -56,6 +56,7 @@ mod sqlite {
         campaigns_and_findings,
         metrics_from_a_known_history,
         references_and_backward_pages,
+        peers_and_their_progress,
     );
 
     /// The audit table refuses updates and deletes, whoever opens the file.

@@ -99,6 +99,7 @@ fn obj(id: &str, ty: &str, version: Option<&str>) -> NewObject {
         valid_until: None,
         metrics: None,
         refs: Vec::new(),
+        source_peer: None,
     }
 }
 
@@ -2230,4 +2231,113 @@ pub async fn references_and_backward_pages(store: Arc<dyn Store>) {
     let second = query_all(&store, &feed.id, &below).await.unwrap();
     assert_eq!(second.objects[0].id, B);
     assert!(!second.more);
+}
+
+/// Federation peers: stored with their credentials, one per name; progress moves the cursor
+/// forward only and keeps the last error; objects remember the peer they came from, and a
+/// query can leave out what came from given peers or was posted by an organisation.
+pub async fn peers_and_their_progress(store: Arc<dyn Store>) {
+    use relay_core::federation::{Direction, NewPeer, PeerAuth, PeerProgress};
+    let feed = seed(&store).await;
+    let spec = NewPeer {
+        name: "upstream".into(),
+        direction: Direction::Pull,
+        api_root: "https://isac.example/taxii2/r/".into(),
+        collection: "c1".into(),
+        auth: PeerAuth::Basic {
+            user: "relay".into(),
+            password: "s3cret".into(),
+        },
+        client_cert: None,
+        feeds: vec![feed.id.clone()],
+        default_tlp: Some(Tlp::Green),
+        max_tlp: Tlp::Green,
+        types: vec!["indicator".into()],
+        min_severity: None,
+        peer_org: Some(7),
+        interval_secs: 60,
+    };
+    store
+        .apply(Change::AddPeer(spec.clone()), entry("peer.add"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .apply(Change::AddPeer(spec.clone()), entry("peer.add"))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let peers = store.peers().await.unwrap();
+    assert_eq!(peers.len(), 1);
+    assert_eq!(peers[0].spec, spec, "stored as given, credentials included");
+    assert_eq!(peers[0].cursor, None);
+    let id = peers[0].id;
+    let step = |cursor: Option<&str>, n, error: Option<&str>| PeerProgress {
+        at: Timestamp::now(),
+        cursor: cursor.map(ts),
+        transferred: n,
+        error: error.map(str::to_owned),
+    };
+    store
+        .record_peer_progress(id, step(Some("2026-01-02T00:00:00Z"), 5, None))
+        .await
+        .unwrap();
+    store
+        .record_peer_progress(id, step(Some("2026-01-01T00:00:00Z"), 2, None))
+        .await
+        .unwrap();
+    store
+        .record_peer_progress(id, step(None, 0, Some("the peer answered 503")))
+        .await
+        .unwrap();
+    let p = &store.peers().await.unwrap()[0];
+    assert_eq!(p.cursor, Some(ts("2026-01-02T00:00:00Z")), "only forward");
+    assert_eq!(p.transferred, 7);
+    assert_eq!(p.last_error.as_deref(), Some("the peer answered 503"));
+    assert!(p.last_success.is_some() && p.last_run >= p.last_success);
+    assert!(matches!(
+        store
+            .record_peer_progress(id + 1, step(None, 0, None))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Provenance and the push filters.
+    let mut pulled = obj(A, "indicator", Some("2024-01-01T00:00:00.000Z"));
+    pulled.source_peer = Some(id);
+    let mut theirs = add(
+        &feed,
+        vec![obj(B, "malware", Some("2024-01-01T00:00:00.000Z"))],
+    );
+    theirs.poster_org = 7;
+    store.add_objects(add(&feed, vec![pulled])).await.unwrap();
+    store.add_objects(theirs).await.unwrap();
+    store
+        .add_objects(add(&feed, vec![obj(C, "ipv4-addr", None)]))
+        .await
+        .unwrap();
+    let ids_of =
+        |page: ObjectPage| -> Vec<String> { page.objects.into_iter().map(|o| o.id).collect() };
+    let all_three = query_all(&store, &feed.id, &query()).await.unwrap();
+    assert_eq!(all_three.objects.len(), 3);
+    let q = ObjectQuery {
+        exclude_sources: vec![id],
+        exclude_poster: Some(7),
+        ..query()
+    };
+    assert_eq!(
+        ids_of(query_all(&store, &feed.id, &q).await.unwrap()),
+        vec![C]
+    );
+
+    store
+        .apply(
+            Change::RemovePeer {
+                name: "upstream".into(),
+            },
+            entry("peer.remove"),
+        )
+        .await
+        .unwrap();
+    assert!(store.peers().await.unwrap().is_empty());
 }
