@@ -87,6 +87,8 @@ pub struct StoredObject {
     /// How many distinct organisations reported an observable the object mentions (0: it
     /// mentions none); served as `x_isac_corroboration`.
     pub corroboration: u32,
+    /// The federation peer it was pulled from.
+    pub source_peer: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -430,6 +432,7 @@ mod tests {
                 spec_version: "2.1".into(),
                 body: None,
                 corroboration: 0,
+                source_peer: None,
             }],
             more: true,
             considered_through: None,

@@ -158,6 +158,12 @@ async fn a_mesh_of_three_pulls_pushes_and_never_loops() {
         ids(&[clear.clone(), green.clone(), amber.clone()]),
         "B holds what its account at A may read: CLEAR, GREEN and AMBER (a trust group's)"
     );
+    // The object's page at B says where it came from.
+    let session = super::web::Session::open(&b, "admin", TOKEN).await;
+    let (_, page) = session
+        .page(&format!("/objects/{}", green["id"].as_str().unwrap()))
+        .await;
+    assert!(page.contains("<td>a</td></tr>"), "{page}");
     // Pulled again: nothing new, nothing twice.
     let again = fb.sync("a", &|_| {}).await.unwrap();
     assert_eq!(again.transferred, 0, "{again:?}");
@@ -232,6 +238,16 @@ async fn a_mesh_of_three_pulls_pushes_and_never_loops() {
     assert!(
         !peers.to_string().contains(&b_writes_a),
         "no credential in the status"
+    );
+    let (s, page) = session.page("/admin/peers").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        page.contains("<td>a-out</td>") && page.contains("<td>c-out</td>"),
+        "{page}"
+    );
+    assert!(
+        !page.contains(&b_writes_a) && !page.contains(&b_reads_a),
+        "no credential on the page"
     );
 }
 
@@ -359,4 +375,81 @@ async fn peers_are_checked_and_failures_recorded() {
     };
     let (s, _) = json_api(&app, &token, Method::GET, "/api/v1/federation/peers", None).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+/// An upstream that asks to wait (429 with Retry-After) is waited for, then read.
+#[tokio::test]
+async fn a_peer_that_asks_to_wait_is_waited_for() {
+    use axum::http::{HeaderMap, HeaderValue};
+    use axum::response::IntoResponse;
+    use std::sync::Mutex;
+    use std::time::Instant;
+
+    let object = marked("192.0.2.200", relay_core::Tlp::Green);
+    let calls: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let seen = calls.clone();
+    let served = object.clone();
+    let upstream = axum::Router::new().route(
+        "/api/collections/c1/objects/",
+        axum::routing::get(move || {
+            let seen = seen.clone();
+            let served = served.clone();
+            async move {
+                let first = {
+                    let mut c = seen.lock().unwrap();
+                    c.push(Instant::now());
+                    c.len() == 1
+                };
+                let mut h = HeaderMap::new();
+                h.insert(
+                    "content-type",
+                    HeaderValue::from_static("application/taxii+json;version=2.1"),
+                );
+                if first {
+                    h.insert("retry-after", HeaderValue::from_static("1"));
+                    return (StatusCode::TOO_MANY_REQUESTS, h, "{}".to_owned()).into_response();
+                }
+                h.insert(
+                    "x-taxii-date-added-first",
+                    HeaderValue::from_static("2026-03-01T00:00:00.000000Z"),
+                );
+                h.insert(
+                    "x-taxii-date-added-last",
+                    HeaderValue::from_static("2026-03-01T00:00:00.000000Z"),
+                );
+                (
+                    StatusCode::OK,
+                    h,
+                    json!({"more": false, "objects": [served]}).to_string(),
+                )
+                    .into_response()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, upstream).await });
+
+    let app = spawn_app().await;
+    let (s, v) = add_peer(
+        &app,
+        json!({"name": "busy", "direction": "pull",
+        "api_root": format!("http://{addr}/api/"), "collection": "c1", "feeds": ["C2"]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let report = Federation::new(app.relay.clone(), options(10))
+        .sync("busy", &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(report.transferred, 1);
+    let calls = calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 2);
+    assert!(
+        calls[1] - calls[0] >= Duration::from_millis(950),
+        "asked again after {:?}, not after the second it asked for",
+        calls[1] - calls[0]
+    );
+    let (_, peers) = admin(&app, Method::GET, "/api/v1/federation/peers", None).await;
+    assert_eq!(peers["peers"][0]["cursor"], "2026-03-01T00:00:00.000000Z");
 }

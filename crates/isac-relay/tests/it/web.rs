@@ -307,14 +307,14 @@ async fn secure_cookies_when_configured() {
 }
 
 /// A logged-in browser, over plain HTTP.
-struct Session {
+pub struct Session {
     c: reqwest::Client,
     cookie: String,
     addr: std::net::SocketAddr,
 }
 
 impl Session {
-    async fn open(app: &TestApp, user: &str, password: &str) -> Session {
+    pub async fn open(app: &TestApp, user: &str, password: &str) -> Session {
         let session = login(app, user, password).await.unwrap();
         Session {
             c: client(),
@@ -327,7 +327,7 @@ impl Session {
         format!("http://{}{path}", self.addr)
     }
 
-    async fn page(&self, path: &str) -> (StatusCode, String) {
+    pub async fn page(&self, path: &str) -> (StatusCode, String) {
         let r = self
             .c
             .get(self.url(path))

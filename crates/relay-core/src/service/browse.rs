@@ -43,6 +43,8 @@ pub struct ObjectView {
     /// Current versions of the objects referring to it (relationships, sightings, reports,
     /// opinions...), newest first.
     pub referencing: Vec<(Feed, StoredObject)>,
+    /// The federation peers its versions were pulled from, by id.
+    pub sources: Vec<(i64, String)>,
 }
 
 /// The most versions and referring objects an object page lists.
@@ -152,9 +154,21 @@ impl Relay {
             return Err(Error::NotFound(format!("no object '{id}'")));
         }
         let referencing = with_feed(self.store.referencing(&scope, id, VIEW_LIMIT).await?);
+        let sources = if versions.iter().any(|(_, o)| o.source_peer.is_some()) {
+            self.store
+                .peers()
+                .await?
+                .into_iter()
+                .filter(|p| versions.iter().any(|(_, o)| o.source_peer == Some(p.id)))
+                .map(|p| (p.id, p.spec.name))
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(ObjectView {
             versions,
             referencing,
+            sources,
         })
     }
 }

@@ -446,3 +446,53 @@ pub async fn audit(State(s): State<AppState>, web: Web, Query(q): Query<AuditPar
     .await;
     web.answer(&s, r)
 }
+
+#[derive(Template)]
+#[template(path = "web/admin_peers.html")]
+struct PeersPage {
+    c: Chrome,
+    #[allow(clippy::type_complexity)]
+    peers: Vec<(
+        String,
+        &'static str,
+        String,
+        String,
+        String,
+        String,
+        String,
+        u64,
+        String,
+    )>,
+}
+
+/// Federation peers and where each stands; never their credentials.
+pub async fn peers(State(s): State<AppState>, web: Web) -> Response {
+    let r = async {
+        let opt = |t: Option<Timestamp>| t.map_or_else(String::new, when);
+        let peers = s
+            .relay
+            .peers(&web.who)
+            .await?
+            .into_iter()
+            .map(|p| {
+                (
+                    p.spec.name,
+                    p.spec.direction.as_str(),
+                    p.spec.api_root,
+                    p.spec.collection,
+                    opt(p.cursor),
+                    opt(p.last_run),
+                    opt(p.last_success),
+                    p.transferred,
+                    p.last_error.unwrap_or_default(),
+                )
+            })
+            .collect();
+        Ok(html(&PeersPage {
+            c: web.chrome(&s, web.t().federation),
+            peers,
+        }))
+    }
+    .await;
+    web.answer(&s, r)
+}

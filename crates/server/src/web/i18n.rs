@@ -134,6 +134,7 @@ texts! {
     relationships: "関係", "Relationships";
     sightings: "目撃報告", "Sightings";
     referenced_by: "この情報を参照しているもの", "Referred to by";
+    received_from: "連携元", "Received from (federation)";
     false_positives: "誤検知の報告", "False-positive reports";
     seen_here: "当組織でも観測", "Seen here";
     false_positive: "誤検知", "False positive";
@@ -238,6 +239,14 @@ texts! {
     count: "件数", "Count";
     detail: "詳細", "Detail";
     done: "完了しました。", "Done.";
+    federation: "他ISAC・外部フィード連携", "Federation";
+    direction: "方向", "Direction";
+    collection: "コレクション", "Collection";
+    cursor: "取得・送信済みの位置", "Cursor";
+    last_run: "最終実行", "Last run";
+    last_success: "最終成功", "Last success";
+    last_error: "最終エラー", "Last error";
+    peers_help: "連携先の追加・同期は isac-relay federation add / sync、または /api/v1/federation/peers で行います。", "Add and sync peers with isac-relay federation add / sync, or through /api/v1/federation/peers.";
 }
 
 #[cfg(test)]

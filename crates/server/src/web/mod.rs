@@ -84,6 +84,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/feeds", get(admin::feeds))
         .route("/admin/feeds/grants", post(admin::grant))
         .route("/admin/audit", get(admin::audit))
+        .route("/admin/peers", get(admin::peers))
         .layer(axum::middleware::from_fn(secure_headers))
         .route("/static/app.css", get(stylesheet))
 }

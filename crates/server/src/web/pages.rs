@@ -296,7 +296,8 @@ struct ObjectPage {
     tlp_meaning: &'static str,
     corroboration: u32,
     json: String,
-    versions: Vec<(String, String, String)>,
+    /// Version, added, feed, and the federation peer it came from ("" for a local post).
+    versions: Vec<(String, String, String, String)>,
     relationships: Vec<Link>,
     sightings: Vec<Link>,
     false_positives: usize,
@@ -394,7 +395,18 @@ pub async fn object(
             versions: view
                 .versions
                 .iter()
-                .map(|(f, o)| (o.version.to_string(), when(o.date_added), f.name.clone()))
+                .map(|(f, o)| {
+                    let source = o
+                        .source_peer
+                        .and_then(|id| view.sources.iter().find(|(p, _)| *p == id))
+                        .map_or_else(String::new, |(_, name)| name.clone());
+                    (
+                        o.version.to_string(),
+                        when(o.date_added),
+                        f.name.clone(),
+                        source,
+                    )
+                })
                 .collect(),
             relationships,
             sightings,

@@ -449,7 +449,7 @@ fn run_query(
         "NULL".to_owned()
     };
     let mut sql = format!(
-        "SELECT stix_id, date_added, version, spec_version, {body}, corroboration
+        "SELECT stix_id, date_added, version, spec_version, {body}, corroboration, source_peer
            FROM objects INDEXED BY {index}
           WHERE collection = ? AND date_added > ?"
     );
@@ -525,7 +525,8 @@ fn run_query(
     Ok(rows)
 }
 
-/// A row of (stix_id, date_added, version, spec_version, body, corroboration) in `feed_id`.
+/// A row of (stix_id, date_added, version, spec_version, body, corroboration, source_peer) in
+/// `feed_id`.
 fn stored_row(feed_id: &str, r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredObject> {
     Ok(StoredObject {
         feed_id: feed_id.to_owned(),
@@ -535,6 +536,7 @@ fn stored_row(feed_id: &str, r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredOb
         spec_version: r.get(3)?,
         body: r.get(4)?,
         corroboration: r.get(5)?,
+        source_peer: r.get(6)?,
     })
 }
 
@@ -594,7 +596,8 @@ pub fn referencing(
         let mut args = Vec::new();
         let body = body_column(&mut args, "o", v);
         let mut sql = format!(
-            "SELECT o.stix_id, o.date_added, o.version, o.spec_version, {body}, o.corroboration
+            "SELECT o.stix_id, o.date_added, o.version, o.spec_version, {body}, o.corroboration,
+                    o.source_peer
                FROM object_refs r JOIN objects o ON o.seq = r.object_seq
               WHERE r.ref_id = ? AND o.collection = ? AND o.is_last = 1"
         );
