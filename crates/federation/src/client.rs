@@ -174,6 +174,11 @@ async fn check(resp: reqwest::Response) -> Result<reqwest::Response, FedError> {
         .and_then(|v| v.trim().parse::<u64>().ok());
     let text = resp.text().await.unwrap_or_default();
     let detail: String = text.chars().take(300).collect();
+    if status == reqwest::StatusCode::PAYLOAD_TOO_LARGE {
+        return Err(FedError::TooLarge(format!(
+            "the peer answered {status}: {detail}"
+        )));
+    }
     if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
         return Err(FedError::RateLimited {
             retry_after: retry_after.unwrap_or(60),

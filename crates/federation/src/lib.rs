@@ -38,6 +38,9 @@ pub enum FedError {
     /// The peer refused the request (4xx): retrying changes nothing.
     #[error("{0}")]
     Refused(String),
+    /// The peer refused an envelope as too large (413): smaller ones may pass.
+    #[error("{0}")]
+    TooLarge(String),
     /// The peer answered something that is not TAXII 2.1.
     #[error("{0}")]
     Remote(String),
@@ -81,6 +84,32 @@ impl Default for Options {
     }
 }
 
+/// Envelopes of `objects`, each under `limit` bytes where the objects allow (an object larger
+/// than the limit goes alone, and the relay refuses it as too large).
+fn envelopes(objects: &[serde_json::Value], limit: usize) -> Vec<String> {
+    const FRAME: usize = 16;
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for o in objects {
+        let text = o.to_string();
+        if !current.is_empty() && current.len() + text.len() + FRAME > limit {
+            current.push_str("]}");
+            out.push(std::mem::take(&mut current));
+        }
+        if current.is_empty() {
+            current.push_str("{\"objects\":[");
+        } else {
+            current.push(',');
+        }
+        current.push_str(&text);
+    }
+    if !current.is_empty() {
+        current.push_str("]}");
+        out.push(current);
+    }
+    out
+}
+
 /// What one run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncReport {
@@ -88,9 +117,30 @@ pub struct SyncReport {
     pub batches: u64,
     /// Objects the relay stored (pull) or the peer accepted (push).
     pub transferred: u64,
-    /// Objects already present (pull) or refused by the peer (push).
+    /// Objects already present (pull), or refused by the peer or never sent (push).
     pub skipped: u64,
+    /// Objects refused (by the relay's checks on a pull, by the peer on a push), and the first
+    /// reason; recorded as the peer's last error.
+    pub refused: u64,
+    pub first_refusal: Option<String>,
 }
+
+impl SyncReport {
+    fn refusals(&mut self, count: u64, first: Option<String>) {
+        self.refused += count;
+        if self.first_refusal.is_none() {
+            self.first_refusal = first;
+        }
+    }
+}
+
+/// The most pages one pull run reads; the next run goes on from its bookmark.
+const MAX_PAGES_PER_RUN: u64 = 100_000;
+
+/// A pull starts this far before its bookmark: a server may give several objects one
+/// `date_added`, and a run cut inside such a group must not skip the rest of it. What is
+/// fetched again is a duplicate that stores nothing.
+const BOOKMARK_OVERLAP_MICROS: i64 = 1_000;
 
 #[derive(Clone)]
 pub struct Federation {
@@ -124,6 +174,19 @@ impl Federation {
             Direction::Pull => self.pull(peer, &mut report, progress).await,
             Direction::Push => self.push(peer, &mut report, progress).await,
         };
+        if result.is_ok() && report.refused > 0 {
+            let note = PeerProgress {
+                at: Timestamp::now(),
+                cursor: None,
+                transferred: 0,
+                error: Some(format!(
+                    "{} objects refused; the first: {}",
+                    report.refused,
+                    report.first_refusal.as_deref().unwrap_or("no reason given")
+                )),
+            };
+            self.relay.record_peer_progress(peer, note).await?;
+        }
         if let Err(e) = &result {
             tracing::warn!(peer = %peer.spec.name, error = %e, "federation run failed");
             let note = PeerProgress {
@@ -204,15 +267,19 @@ impl Federation {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<(), FedError> {
         let client = TaxiiClient::new(peer)?;
-        let mut added_after = peer.cursor;
+        let mut added_after = peer
+            .cursor
+            .map(|c| Timestamp::from_micros(c.as_micros() - BOOKMARK_OVERLAP_MICROS));
         let mut next: Option<String> = None;
         loop {
+            if report.batches >= MAX_PAGES_PER_RUN {
+                return Ok(());
+            }
             let page = self
                 .retrying(|| client.objects(added_after, next.as_deref(), self.options.page))
                 .await?;
             let mut stored = 0;
-            if !page.objects.is_empty() {
-                let envelope = serde_json::json!({ "objects": page.objects }).to_string();
+            for envelope in envelopes(&page.objects, self.relay.config().max_content_length) {
                 let status = self
                     .relay
                     .ingest_from_peer(peer, envelope.as_bytes())
@@ -222,15 +289,15 @@ impl Federation {
                     .iter()
                     .filter(|d| d.message.as_deref().is_some_and(|m| m.contains("already")))
                     .count() as u64;
-                stored = status.success_count.saturating_sub(present);
+                stored += status.success_count.saturating_sub(present);
                 report.skipped += present;
-                if status.failure_count > 0 {
-                    tracing::warn!(
-                        peer = %peer.spec.name,
-                        refused = status.failure_count,
-                        "objects from a peer were refused"
-                    );
-                }
+                report.refusals(
+                    status.failure_count,
+                    status
+                        .failures
+                        .first()
+                        .map(|f| format!("{}: {}", f.id, f.message.as_deref().unwrap_or(""))),
+                );
             }
             report.batches += 1;
             report.transferred += stored;
@@ -241,6 +308,11 @@ impl Federation {
                 return Ok(());
             }
             match page.next {
+                Some(n) if next.as_deref() == Some(n.as_str()) => {
+                    return Err(FedError::Remote(
+                        "the peer gave the same 'next' twice; stopping this run".into(),
+                    ));
+                }
                 Some(n) => next = Some(n),
                 None => {
                     // A server that pages by `added_after` alone.
@@ -264,48 +336,53 @@ impl Federation {
     ) -> Result<(), FedError> {
         let client = TaxiiClient::new(peer)?;
         let mut cursor = peer.cursor;
+        let mut batch = self.options.page.max(1);
         loop {
-            let page = self.relay.outbound(peer, cursor, self.options.page).await?;
-            let Some(last) = page.objects.last().map(|o| o.date_added) else {
+            let out = self.relay.outbound(peer, cursor, batch).await?;
+            let Some(through) = out.through else {
                 return Ok(());
             };
-            let mut envelope = String::from("{\"objects\":[");
-            for (i, o) in page.objects.iter().enumerate() {
-                if i > 0 {
-                    envelope.push(',');
+            report.skipped += out.withheld as u64;
+            let mut accepted = 0;
+            if !out.bodies.is_empty() {
+                let mut envelope = String::from("{\"objects\":[");
+                envelope.push_str(&out.bodies.join(","));
+                envelope.push_str("]}");
+                let posted = self.retrying(|| client.post(envelope.clone())).await;
+                let mut status = match posted {
+                    Err(FedError::TooLarge(why)) => {
+                        if batch == 1 {
+                            return Err(FedError::TooLarge(why));
+                        }
+                        // Smaller envelopes, from the same cursor.
+                        batch = (batch / 2).max(1);
+                        continue;
+                    }
+                    other => other?,
+                };
+                let mut polls = 0;
+                while !status.complete {
+                    polls += 1;
+                    if polls > 30 {
+                        return Err(FedError::Remote(format!(
+                            "the peer's status {} stayed pending; the batch is sent again next run",
+                            status.id
+                        )));
+                    }
+                    tokio::time::sleep(self.options.retry_first).await;
+                    let id = status.id.clone();
+                    status = self.retrying(|| client.status(&id)).await?;
                 }
-                envelope.push_str(o.body.as_deref().unwrap_or("null"));
-            }
-            envelope.push_str("]}");
-            let mut status = self.retrying(|| client.post(envelope.clone())).await?;
-            let mut polls = 0;
-            while !status.complete {
-                polls += 1;
-                if polls > 30 {
-                    return Err(FedError::Remote(format!(
-                        "the peer's status {} stayed pending",
-                        status.id
-                    )));
-                }
-                tokio::time::sleep(self.options.retry_first).await;
-                let id = status.id.clone();
-                status = self.retrying(|| client.status(&id)).await?;
-            }
-            if status.failures > 0 {
-                tracing::warn!(
-                    peer = %peer.spec.name,
-                    refused = status.failures,
-                    first = ?status.failure_messages,
-                    "a peer refused pushed objects"
-                );
+                report.refusals(status.failures, status.failure_messages.first().cloned());
+                report.skipped += status.failures;
+                accepted = status.successes;
             }
             report.batches += 1;
-            report.transferred += status.successes;
-            report.skipped += status.failures;
-            cursor = Some(last);
-            self.record(peer, cursor, status.successes).await?;
+            report.transferred += accepted;
+            cursor = Some(through);
+            self.record(peer, cursor, accepted).await?;
             progress(report.transferred);
-            if !page.more {
+            if !out.more {
                 return Ok(());
             }
         }
@@ -322,15 +399,20 @@ impl Federation {
         Ok(())
     }
 
-    /// Runs peers as they fall due until `shutdown` resolves.
+    /// Runs peers as they fall due until `shutdown` resolves; a run in progress is dropped
+    /// then (each step is durable, or is sent again and deduplicated next time).
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut tick = tokio::time::interval(Duration::from_secs(5));
         loop {
             tokio::select! {
                 () = &mut shutdown => return,
-                _ = tick.tick() => {
-                    if let Err(e) = self.run_due().await {
+                _ = tick.tick() => {}
+            }
+            tokio::select! {
+                () = &mut shutdown => return,
+                r = self.run_due() => {
+                    if let Err(e) = r {
                         tracing::error!(error = %e, "federation pass failed");
                     }
                 }

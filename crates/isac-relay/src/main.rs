@@ -303,14 +303,20 @@ async fn serve(config: Config) -> Result<()> {
     say(&format!("listening on http://{addr}"))?;
     // Peers are pulled from and pushed to as they fall due, until the server stops.
     let (stop_federation, stopped) = tokio::sync::oneshot::channel::<()>();
-    let federation = tokio::spawn(
+    let mut federation = tokio::spawn(
         federation::Federation::new(relay, federation::Options::default()).run(async {
             let _ = stopped.await;
         }),
     );
     let served = app.serve(shutdown_signal()).await;
     let _ = stop_federation.send(());
-    let _ = federation.await;
+    if tokio::time::timeout(std::time::Duration::from_secs(15), &mut federation)
+        .await
+        .is_err()
+    {
+        tracing::warn!("a federation run did not stop in 15 s; it is cut");
+        federation.abort();
+    }
     relay_core::Store::close(store.as_ref()).await;
     served.context("the server stopped with an error")
 }

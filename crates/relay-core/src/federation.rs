@@ -113,17 +113,21 @@ pub struct Peer {
     /// Objects moved since the peer was added.
     pub transferred: u64,
     pub created: Timestamp,
+    /// A removed peer is kept, so that what came from it stays attributed and is never pushed
+    /// back to its remote.
+    pub removed: Option<Timestamp>,
 }
 
 impl Peer {
     /// Whether a run is due at `now`.
     pub fn due(&self, now: Timestamp) -> bool {
-        self.last_run.is_none_or(|last| {
-            now.as_micros() - last.as_micros()
-                >= i64::try_from(self.spec.interval_secs)
-                    .unwrap_or(i64::MAX / 1_000_000)
-                    .saturating_mul(1_000_000)
-        })
+        self.removed.is_none()
+            && self.last_run.is_none_or(|last| {
+                now.as_micros() - last.as_micros()
+                    >= i64::try_from(self.spec.interval_secs)
+                        .unwrap_or(i64::MAX / 1_000_000)
+                        .saturating_mul(1_000_000)
+            })
     }
 }
 

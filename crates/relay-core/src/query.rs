@@ -47,8 +47,12 @@ pub struct ObjectQuery {
     pub newest_first: bool,
     /// Not objects pulled from these federation peers (a push never sends them back).
     pub exclude_sources: Vec<i64>,
-    /// Not objects this organisation posted (a peer that pushes here as it).
-    pub exclude_poster: Option<i64>,
+    /// Not objects these organisations posted (a peer that pushes here as one; anonymous
+    /// members, whose objects never leave the ISAC).
+    pub exclude_posters: Vec<i64>,
+    /// Objects pulled from a peer only up to this TLP (TLP:AMBER from one community is not
+    /// passed on to another).
+    pub pulled_up_to: Option<crate::tlp::Tlp>,
 }
 
 impl ObjectQuery {
@@ -68,7 +72,8 @@ impl ObjectQuery {
             min_corroboration: None,
             newest_first: false,
             exclude_sources: Vec::new(),
-            exclude_poster: None,
+            exclude_posters: Vec::new(),
+            pulled_up_to: None,
         }
     }
 }
@@ -89,6 +94,8 @@ pub struct StoredObject {
     pub corroboration: u32,
     /// The federation peer it was pulled from.
     pub source_peer: Option<i64>,
+    /// Its TLP as stored: its marking, else the default applied when it was posted.
+    pub tlp: crate::tlp::Tlp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -187,7 +194,8 @@ pub fn parse_filters(
         min_corroboration: None,
         newest_first: false,
         exclude_sources: Vec::new(),
-        exclude_poster: None,
+        exclude_posters: Vec::new(),
+        pulled_up_to: None,
     };
     let mut version_values: Vec<&str> = Vec::new();
     let mut cursor: Option<Timestamp> = None;
@@ -433,6 +441,7 @@ mod tests {
                 body: None,
                 corroboration: 0,
                 source_peer: None,
+                tlp: crate::tlp::Tlp::Clear,
             }],
             more: true,
             considered_through: None,

@@ -125,15 +125,19 @@ async fn a_mesh_of_three_pulls_pushes_and_never_loops() {
     let member_identity = org(&a, "MemberA", false).await;
     red["extensions"][relay_core::tlp::RECIPIENTS_EXTENSION]["recipient_refs"] =
         json!([member_identity]);
+    // Unmarked: GREEN here, C2's default.
+    let mut plain = marked("192.0.2.6", Green);
+    plain.as_object_mut().unwrap().remove("object_marking_refs");
     let posted = [
         clear.clone(),
         green.clone(),
         amber.clone(),
         strict.clone(),
         red.clone(),
+        plain.clone(),
     ];
     let (s, v) = post(&a, TOKEN, "C2", &posted).await;
-    assert_eq!(v["success_count"], 5, "{s} {v}");
+    assert_eq!(v["success_count"], 6, "{s} {v}");
     let at_a = versions(&a).await;
 
     // B pulls A's C2 as a partner in A's trust group: what that partner may read at A.
@@ -152,10 +156,10 @@ async fn a_mesh_of_three_pulls_pushes_and_never_loops() {
     );
     let fb = Federation::new(b.relay.clone(), options(2));
     let report = fb.sync("a", &|_| {}).await.unwrap();
-    assert_eq!(report.transferred, 3, "{report:?}");
+    assert_eq!(report.transferred, 4, "{report:?}");
     assert_eq!(
         held(&versions(&b).await),
-        ids(&[clear.clone(), green.clone(), amber.clone()]),
+        ids(&[clear.clone(), green.clone(), amber.clone(), plain.clone()]),
         "B holds what its account at A may read: CLEAR, GREEN and AMBER (a trust group's)"
     );
     // The object's page at B says where it came from.
@@ -182,7 +186,7 @@ async fn a_mesh_of_three_pulls_pushes_and_never_loops() {
     let (s, v) = add_peer(
         &b,
         json!({"name": "c-out", "direction": "push", "api_root": c.root,
-        "collection": "C2", "feeds": ["C2"], "token": b_writes_c}),
+        "collection": "C2", "feeds": ["C2"], "token": b_writes_c, "max_tlp": "amber"}),
     )
     .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
@@ -193,15 +197,34 @@ async fn a_mesh_of_three_pulls_pushes_and_never_loops() {
         "nothing goes back to A: {back:?}"
     );
     assert_eq!(versions(&a).await, at_a);
+    // B's own AMBER object goes to C (its max is AMBER); the AMBER object B got from A does
+    // not (AMBER from one community is not passed on); identities never leave.
+    let b_amber = marked("198.51.100.7", Amber);
+    let identity = json!({"type": "identity", "spec_version": "2.1", "id": new_id("identity"),
+        "created": "2026-03-01T00:00:00.000Z", "modified": "2026-03-01T00:00:00.000Z",
+        "name": "A member", "identity_class": "organization"});
+    let (_, v) = post(&b, TOKEN, "C2", &[b_amber.clone(), identity.clone()]).await;
+    assert_eq!(v["success_count"], 2, "{v}");
     let on = fb.sync("c-out", &|_| {}).await.unwrap();
-    assert_eq!(on.transferred, 2, "{on:?}");
+    assert_eq!(on.transferred, 4, "{on:?}");
     assert_eq!(
         held(&versions(&c).await),
-        ids(&[clear.clone(), green.clone()])
+        ids(&[clear.clone(), green.clone(), plain.clone(), b_amber.clone()])
+    );
+    // The unmarked object carries the TLP it had at B, so C does not apply its own default.
+    let at_c = c
+        .get_json(&format!(
+            "collections/C2/objects/{}/",
+            plain["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        at_c["objects"][0]["object_marking_refs"],
+        json!([Green.marking_ref()])
     );
 
-    // A pulls C: the ring A → B → C → A closes on objects A already holds; nothing is stored
-    // twice and nothing new comes back.
+    // A pulls C: the ring A → B → C → A closes on objects A already holds, which store
+    // nothing; only B's own object (new to A) is taken in.
     let a_reads_c = peer_account(&c, "RelayA", false).await;
     let (s, v) = add_peer(
         &a,
@@ -212,15 +235,26 @@ async fn a_mesh_of_three_pulls_pushes_and_never_loops() {
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let fa = Federation::new(a.relay.clone(), options(100));
     let ring = fa.sync("c", &|_| {}).await.unwrap();
-    assert_eq!((ring.transferred, ring.skipped), (0, 2), "{ring:?}");
-    assert_eq!(versions(&a).await, at_a);
+    assert_eq!((ring.transferred, ring.skipped), (1, 3), "{ring:?}");
+    let mut with_b_amber = at_a.clone();
+    with_b_amber.extend(
+        versions(&b)
+            .await
+            .into_iter()
+            .filter(|(id, _)| id == b_amber["id"].as_str().unwrap()),
+    );
+    with_b_amber.sort();
+    assert_eq!(versions(&a).await, with_b_amber);
 
     // A new object at B reaches A by B's push; the status shows where each peer stands.
     let fresh = marked("198.51.100.9", Green);
     let (_, v) = post(&b, TOKEN, "C2", std::slice::from_ref(&fresh)).await;
     assert_eq!(v["success_count"], 1);
     let pushed = fb.sync("a-out", &|_| {}).await.unwrap();
-    assert_eq!(pushed.transferred, 1, "{pushed:?}");
+    assert_eq!(
+        pushed.transferred, 2,
+        "B's AMBER and GREEN objects: {pushed:?}"
+    );
     assert!(held(&versions(&a).await).contains(&fresh["id"].as_str().unwrap().to_owned()));
     let (s, peers) = admin(&b, Method::GET, "/api/v1/federation/peers", None).await;
     assert_eq!(s, StatusCode::OK);
@@ -230,7 +264,7 @@ async fn a_mesh_of_three_pulls_pushes_and_never_loops() {
         .iter()
         .find(|p| p["name"] == "a-out")
         .unwrap();
-    assert_eq!(a_out["transferred"], 1, "{a_out}");
+    assert_eq!(a_out["transferred"], 2, "{a_out}");
     assert!(
         a_out["last_success"].is_string() && a_out["last_error"].is_null(),
         "{a_out}"
@@ -249,6 +283,20 @@ async fn a_mesh_of_three_pulls_pushes_and_never_loops() {
         !page.contains(&b_writes_a) && !page.contains(&b_reads_a),
         "no credential on the page"
     );
+
+    // A removed pull peer still keeps its objects from going back: a new push to A from the
+    // start sends only B's own objects.
+    let (s, _) = admin(&b, Method::DELETE, "/api/v1/federation/peers/a", None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, v) = add_peer(
+        &b,
+        json!({"name": "a-again", "direction": "push", "api_root": a.root,
+        "collection": "C2", "feeds": ["C2"], "token": b_writes_a, "max_tlp": "amber"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let again = fb.sync("a-again", &|_| {}).await.unwrap();
+    assert_eq!(again.transferred, 2, "only B's own two: {again:?}");
 }
 
 #[tokio::test]
@@ -333,6 +381,12 @@ async fn peers_are_checked_and_failures_recorded() {
             json!({"name": "x", "direction": "pull", "api_root": "http://127.0.0.1:9/taxii2/r/",
             "collection": "C2", "feeds": ["Default"]}),
             "aggregate",
+        ),
+        (
+            json!({"name": "x", "direction": "pull",
+            "api_root": "http://relay:s3cret@127.0.0.1:9/taxii2/r/",
+            "collection": "C2", "feeds": ["C2"]}),
+            "plain URL",
         ),
     ] {
         let (s, v) = add_peer(&app, body).await;

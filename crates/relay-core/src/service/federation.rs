@@ -16,10 +16,45 @@ use crate::feed::FeedKind;
 use crate::org::check_name;
 use crate::policy::Visibility;
 use crate::principal::Principal;
-use crate::query::{ObjectPage, ObjectQuery};
+use crate::query::ObjectQuery;
 use crate::status::Status;
 use crate::store::Change;
 use crate::tlp::Tlp;
+
+/// A batch for a push: the objects' JSON texts, and the local `date_added` the peer's cursor
+/// moves to once they are acknowledged (past what was withheld too).
+#[derive(Debug, Clone, Default)]
+pub struct Outbound {
+    pub bodies: Vec<String>,
+    pub through: Option<Timestamp>,
+    pub more: bool,
+    /// Objects the query found but that never leave (identities).
+    pub withheld: usize,
+}
+
+/// The object's text, with its TLP marking added when it carries none: the peer must not apply
+/// its own default to what is marked here.
+fn with_marking(body: String, tlp: Tlp) -> String {
+    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&body) else {
+        return body;
+    };
+    if crate::tlp::read_marking(&v)
+        .ok()
+        .and_then(|m| m.tlp)
+        .is_some()
+    {
+        return body;
+    }
+    let marking = serde_json::Value::String(tlp.marking_ref().to_owned());
+    match v
+        .get_mut("object_marking_refs")
+        .and_then(|r| r.as_array_mut())
+    {
+        Some(refs) => refs.push(marking),
+        None => v["object_marking_refs"] = serde_json::Value::Array(vec![marking]),
+    }
+    v.to_string()
+}
 
 /// The shortest interval between two runs of a peer.
 pub const MIN_INTERVAL_SECS: u64 = 10;
@@ -36,6 +71,18 @@ impl Relay {
                 "API root '{}': http or https only",
                 spec.api_root
             )));
+        }
+        // The URL is shown and audited: credentials go in their own fields.
+        if !url.username().is_empty()
+            || url.password().is_some()
+            || url.query().is_some()
+            || url.fragment().is_some()
+        {
+            return Err(Error::Invalid(
+                "the API root is a plain URL: no user, password, query or fragment (credentials \
+                 go in their own fields)"
+                    .into(),
+            ));
         }
         if !spec.api_root.ends_with('/') {
             spec.api_root.push('/');
@@ -126,22 +173,27 @@ impl Relay {
     /// The peers and where each stands (ISAC administrators).
     pub async fn peers(&self, who: &Principal) -> Result<Vec<Peer>, Error> {
         require_administrator(who, "see federation peers")?;
-        Ok(self.store.peers().await?)
+        self.all_peers().await
     }
 
     /// A peer, for the relay's own federation jobs.
     pub async fn peer_named(&self, name: &str) -> Result<Peer, Error> {
-        self.store
-            .peers()
+        self.all_peers()
             .await?
             .into_iter()
             .find(|p| p.spec.name == name)
             .ok_or_else(|| Error::NotFound(format!("no peer '{name}'")))
     }
 
-    /// Every peer, for the relay's own federation jobs.
+    /// Every peer not removed, for the relay's own federation jobs.
     pub async fn all_peers(&self) -> Result<Vec<Peer>, Error> {
-        Ok(self.store.peers().await?)
+        Ok(self
+            .store
+            .peers()
+            .await?
+            .into_iter()
+            .filter(|p| p.removed.is_none())
+            .collect())
     }
 
     /// Stores an envelope a pulled peer sent, in the peer's feed, as the ISAC (the peer is the
@@ -173,16 +225,19 @@ impl Relay {
         .await
     }
 
-    /// What may be pushed to a peer after the local `date_added` `after`, oldest first: every
-    /// version in its feeds (those at least as severe as it asks), up to its TLP (never above
-    /// AMBER; the redistributed form of anonymous members' objects), of its types, and none
-    /// that came from that remote or that the peer itself posted here.
+    /// What may be pushed to a peer after the local `date_added` `after`, oldest first, ready
+    /// to send: every version in its feeds (those at least as severe as it asks), up to its TLP
+    /// (never above AMBER; objects pulled from elsewhere up to GREEN, since AMBER given to this
+    /// community is not passed on to another), of its types; never what came from that remote
+    /// (removed peers included), what the peer's organisation posted here, what anonymous
+    /// members posted, or identity objects (who the members are is the ISAC's to say). An
+    /// object stored without a TLP marking is sent with the TLP it has here.
     pub async fn outbound(
         &self,
         peer: &Peer,
         after: Option<Timestamp>,
         limit: usize,
-    ) -> Result<ObjectPage, Error> {
+    ) -> Result<Outbound, Error> {
         let spec = &peer.spec;
         let visibility = Visibility {
             everything: false,
@@ -203,7 +258,7 @@ impl Relay {
             .map(|f| (f.id, visibility.clone()))
             .collect();
         if feeds.is_empty() {
-            return Ok(ObjectPage::default());
+            return Ok(Outbound::default());
         }
         let here = remote_key(&spec.api_root);
         let same_remote: Vec<i64> = self
@@ -214,13 +269,36 @@ impl Relay {
             .filter(|p| remote_key(&p.spec.api_root) == here)
             .map(|p| p.id)
             .collect();
+        let mut posters: Vec<i64> = self
+            .store
+            .list_orgs()
+            .await?
+            .into_iter()
+            .filter(|o| o.anonymous)
+            .map(|o| o.id)
+            .collect();
+        posters.extend(spec.peer_org);
         let query = ObjectQuery {
             types: spec.types.clone(),
             exclude_sources: same_remote,
-            exclude_poster: spec.peer_org,
+            exclude_posters: posters,
+            pulled_up_to: Some(Tlp::Green),
             ..ObjectQuery::all_versions(after, limit)
         };
-        Ok(self.store.query_objects(&feeds, &query).await?)
+        let page = self.store.query_objects(&feeds, &query).await?;
+        let mut out = Outbound {
+            through: page.objects.last().map(|o| o.date_added),
+            more: page.more,
+            ..Outbound::default()
+        };
+        for o in page.objects {
+            let Some(body) = o.body.filter(|_| !o.id.starts_with("identity--")) else {
+                out.withheld += 1;
+                continue;
+            };
+            out.bodies.push(with_marking(body, o.tlp));
+        }
+        Ok(out)
     }
 
     /// Records a step of a peer's run.

@@ -16,7 +16,7 @@ mod register;
 mod session;
 
 pub use browse::{Browse, FeedSummary, ObjectView};
-pub use federation::MIN_INTERVAL_SECS;
+pub use federation::{MIN_INTERVAL_SECS, Outbound};
 pub use register::Feedback;
 pub use session::{SESSION_HOURS, SESSION_TOKEN_NAME, Session};
 

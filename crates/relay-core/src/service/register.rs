@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::principal::Principal;
 use crate::register::{Choices, Draft};
 use crate::status::Status;
-use crate::tlp::{self, Tlp};
+use crate::tlp::Tlp;
 
 /// What a member says of an object it can read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,15 +63,7 @@ impl Relay {
             .versions
             .first()
             .ok_or_else(|| Error::NotFound(format!("no object '{id}'")))?;
-        let body: Value = current
-            .body
-            .as_deref()
-            .and_then(|b| serde_json::from_str(b).ok())
-            .unwrap_or(Value::Null);
-        let object_tlp = tlp::read_marking(&body)
-            .ok()
-            .and_then(|m| m.tlp)
-            .unwrap_or(feed.default_tlp);
+        let object_tlp = current.tlp;
         // Feedback names the object: on a TLP:RED object it would tell the feed's other
         // readers of an object they may not see.
         if object_tlp == Tlp::Red {

@@ -14,7 +14,7 @@ use serde_json::Value;
 use stix::Timestamp;
 
 use super::session::Web;
-use super::view::{ObjRow, title_of, tlp_class, tlp_label, tlp_meaning, tlp_of, when};
+use super::view::{ObjRow, title_of, tlp_class, tlp_label, tlp_meaning, when};
 use super::{Chrome, done, flash, html};
 use crate::AppState;
 
@@ -327,7 +327,7 @@ pub async fn object(
             .max_by_key(|(_, o)| (o.version, o.date_added))
             .ok_or_else(|| Error::NotFound(format!("no object '{id}'")))?;
         let body = parse(current.body.as_deref());
-        let tlp = tlp_of(&body, feed);
+        let tlp = current.tlp;
         let kind = id.split_once("--").map_or("", |(k, _)| k).to_owned();
         let mut relationships = Vec::new();
         let mut sightings = Vec::new();

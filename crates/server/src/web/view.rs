@@ -41,14 +41,6 @@ pub fn tlp_meaning(t: &'static Text, tlp: Tlp) -> &'static str {
     }
 }
 
-/// An object's TLP: its marking, else the feed's default (as the store applied it).
-pub fn tlp_of(body: &Value, feed: &Feed) -> Tlp {
-    relay_core::tlp::read_marking(body)
-        .ok()
-        .and_then(|m| m.tlp)
-        .unwrap_or(feed.default_tlp)
-}
-
 /// What names an object in a list: its name, else its pattern or value, else its id.
 pub fn title_of(body: &Value, id: &str) -> String {
     let text = ["name", "pattern", "value", "relationship_type", "opinion"]
@@ -82,7 +74,7 @@ impl ObjRow {
             .as_deref()
             .and_then(|b| serde_json::from_str(b).ok())
             .unwrap_or(Value::Null);
-        let tlp = tlp_of(&body, feed);
+        let tlp = o.tlp;
         ObjRow {
             kind: o.id.split_once("--").map_or("", |(t, _)| t).to_owned(),
             title: title_of(&body, &o.id),

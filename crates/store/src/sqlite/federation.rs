@@ -44,7 +44,7 @@ fn list_from(text: &str) -> Vec<String> {
 pub fn add_peer(conn: &Connection, p: &NewPeer) -> Result<i64, StoreError> {
     let taken: Option<i64> = conn
         .query_row(
-            "SELECT id FROM peers WHERE name = ?1",
+            "SELECT id FROM peers WHERE name = ?1 AND removed IS NULL",
             params![p.name],
             |r| r.get(0),
         )
@@ -83,8 +83,14 @@ pub fn add_peer(conn: &Connection, p: &NewPeer) -> Result<i64, StoreError> {
 }
 
 pub fn remove_peer(conn: &Connection, name: &str) -> Result<i64, StoreError> {
+    // Kept as a tombstone under a name no one can take: what came from it stays attributed
+    // and is still never pushed back to its remote.
     let n = conn
-        .execute("DELETE FROM peers WHERE name = ?1", params![name])
+        .execute(
+            "UPDATE peers SET removed = ?2, name = name || ' (removed ' || id || ')'
+              WHERE name = ?1 AND removed IS NULL",
+            params![name, Timestamp::now().as_micros()],
+        )
         .map_err(internal)?;
     if n == 0 {
         return Err(StoreError::NotFound(format!("no peer '{name}'")));
@@ -97,7 +103,7 @@ pub fn peers(conn: &Connection) -> Result<Vec<Peer>, StoreError> {
         .prepare_cached(
             "SELECT id, name, direction, api_root, collection, auth, client_cert, feeds,
                     default_tlp, max_tlp, types, min_severity, peer_org, interval_secs, cursor,
-                    last_run, last_success, last_error, transferred, created
+                    last_run, last_success, last_error, transferred, created, removed
                FROM peers ORDER BY id",
         )
         .map_err(internal)?;
@@ -131,6 +137,7 @@ pub fn peers(conn: &Connection) -> Result<Vec<Peer>, StoreError> {
                 last_error: r.get(17)?,
                 transferred: u64::try_from(r.get::<_, i64>(18)?).unwrap_or(0),
                 created: Timestamp::from_micros(r.get(19)?),
+                removed: ts(r.get(20)?),
             })
         })
         .map_err(internal)?;

@@ -449,7 +449,8 @@ fn run_query(
         "NULL".to_owned()
     };
     let mut sql = format!(
-        "SELECT stix_id, date_added, version, spec_version, {body}, corroboration, source_peer
+        "SELECT stix_id, date_added, version, spec_version, {body}, corroboration, source_peer,
+                tlp
            FROM objects INDEXED BY {index}
           WHERE collection = ? AND date_added > ?"
     );
@@ -505,9 +506,14 @@ fn run_query(
         ));
         args.extend(q.exclude_sources.iter().map(|p| SqlValue::Integer(*p)));
     }
-    if let Some(org) = q.exclude_poster {
-        sql.push_str(" AND poster_org <> ?");
-        args.push(SqlValue::Integer(org));
+    if !q.exclude_posters.is_empty() {
+        let marks = vec!["?"; q.exclude_posters.len()].join(", ");
+        sql.push_str(&format!(" AND poster_org NOT IN ({marks})"));
+        args.extend(q.exclude_posters.iter().map(|o| SqlValue::Integer(*o)));
+    }
+    if let Some(t) = q.pulled_up_to {
+        sql.push_str(" AND (source_peer IS NULL OR tlp <= ?)");
+        args.push(SqlValue::Integer(t.code()));
     }
     sql.push_str(if q.newest_first {
         " ORDER BY date_added DESC LIMIT ?"
@@ -525,8 +531,8 @@ fn run_query(
     Ok(rows)
 }
 
-/// A row of (stix_id, date_added, version, spec_version, body, corroboration, source_peer) in
-/// `feed_id`.
+/// A row of (stix_id, date_added, version, spec_version, body, corroboration, source_peer, tlp)
+/// in `feed_id`.
 fn stored_row(feed_id: &str, r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredObject> {
     Ok(StoredObject {
         feed_id: feed_id.to_owned(),
@@ -537,6 +543,7 @@ fn stored_row(feed_id: &str, r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredOb
         body: r.get(4)?,
         corroboration: r.get(5)?,
         source_peer: r.get(6)?,
+        tlp: Tlp::from_code(r.get(7)?).unwrap_or(Tlp::Red),
     })
 }
 
@@ -597,7 +604,7 @@ pub fn referencing(
         let body = body_column(&mut args, "o", v);
         let mut sql = format!(
             "SELECT o.stix_id, o.date_added, o.version, o.spec_version, {body}, o.corroboration,
-                    o.source_peer
+                    o.source_peer, o.tlp
                FROM object_refs r JOIN objects o ON o.seq = r.object_seq
               WHERE r.ref_id = ? AND o.collection = ? AND o.is_last = 1"
         );

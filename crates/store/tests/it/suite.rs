@@ -2322,7 +2322,7 @@ pub async fn peers_and_their_progress(store: Arc<dyn Store>) {
     assert_eq!(all_three.objects.len(), 3);
     let q = ObjectQuery {
         exclude_sources: vec![id],
-        exclude_poster: Some(7),
+        exclude_posters: vec![7],
         ..query()
     };
     assert_eq!(
@@ -2339,5 +2339,26 @@ pub async fn peers_and_their_progress(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
-    assert!(store.peers().await.unwrap().is_empty());
+    // Kept as a tombstone, under a name that frees the old one; its id is never reused.
+    let kept = store.peers().await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert!(kept[0].removed.is_some() && kept[0].spec.name != "upstream");
+    assert!(matches!(
+        store
+            .apply(
+                Change::RemovePeer {
+                    name: "upstream".into()
+                },
+                entry("peer.remove")
+            )
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    store
+        .apply(Change::AddPeer(spec), entry("peer.add"))
+        .await
+        .unwrap();
+    let peers = store.peers().await.unwrap();
+    assert_eq!(peers.len(), 2);
+    assert!(peers[1].id > id && peers[1].removed.is_none());
 }
