@@ -271,6 +271,7 @@ impl Federation {
             .cursor
             .map(|c| Timestamp::from_micros(c.as_micros() - BOOKMARK_OVERLAP_MICROS));
         let mut next: Option<String> = None;
+        let mut previous = None;
         loop {
             if report.batches >= MAX_PAGES_PER_RUN {
                 return Ok(());
@@ -307,12 +308,20 @@ impl Federation {
             if !page.more || page.objects.is_empty() {
                 return Ok(());
             }
+            // A server that serves the same page again would keep this run going for ever
+            // (some, like medallion, repeat one `next` token over a whole paging session, so
+            // the token alone says nothing).
+            let this_page = (
+                page.last_added,
+                page.objects.first().and_then(|o| o.get("id")).cloned(),
+            );
+            if previous.as_ref() == Some(&this_page) {
+                return Err(FedError::Remote(
+                    "the peer served the same page twice; stopping this run".into(),
+                ));
+            }
+            previous = Some(this_page);
             match page.next {
-                Some(n) if next.as_deref() == Some(n.as_str()) => {
-                    return Err(FedError::Remote(
-                        "the peer gave the same 'next' twice; stopping this run".into(),
-                    ));
-                }
                 Some(n) => next = Some(n),
                 None => {
                     // A server that pages by `added_after` alone.
