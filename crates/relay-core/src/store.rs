@@ -335,6 +335,9 @@ pub struct ObservableQuery {
     pub feeds: Vec<(String, Visibility)>,
     pub kinds: Vec<String>,
     pub values: Vec<String>,
+    /// Also addresses and networks inside this one: its kind (`ipv4`, `ipv6`) and first and
+    /// last address as big-endian bytes (`stix::observable::ip_range`).
+    pub within: Option<(String, Vec<u8>, Vec<u8>)>,
     pub limit: usize,
 }
 

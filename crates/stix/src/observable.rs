@@ -96,6 +96,28 @@ pub fn normalize_ip(s: &str) -> Option<(Kind, String)> {
     Some((kind, value))
 }
 
+/// The first and last address of an address or network in normal form, as big-endian bytes
+/// (4 for IPv4, 16 for IPv6), with its kind: what a search for addresses inside a network
+/// compares.
+pub fn ip_range(value: &str) -> Option<(Kind, Vec<u8>, Vec<u8>)> {
+    let net: ipnet::IpNet = value
+        .parse()
+        .or_else(|_| value.parse::<IpAddr>().map(ipnet::IpNet::from))
+        .ok()?;
+    Some(match net {
+        ipnet::IpNet::V4(n) => (
+            Kind::Ipv4,
+            n.network().octets().to_vec(),
+            n.broadcast().octets().to_vec(),
+        ),
+        ipnet::IpNet::V6(n) => (
+            Kind::Ipv6,
+            n.network().octets().to_vec(),
+            n.broadcast().octets().to_vec(),
+        ),
+    })
+}
+
 pub fn normalize_domain(s: &str) -> Option<String> {
     let s = s.trim().trim_end_matches('.');
     if s.is_empty() || s.parse::<IpAddr>().is_ok() {

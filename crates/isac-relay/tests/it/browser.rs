@@ -224,7 +224,8 @@ async fn member_registers_finds_and_fetches_over_taxii() {
 
     // Find it by value, open it: the TLP is shown plainly.
     b.goto(&app, "/search").await;
-    b.fill("#q", "198.51.100.23").await;
+    // A network finds the address inside it.
+    b.fill("#q", "198.51.100.0/24").await;
     b.click("#search").await;
     let hits = b.text("#hits").await;
     assert!(hits.contains("ipv4 198.51.100.23"), "{hits}");

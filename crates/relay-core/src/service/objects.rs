@@ -481,8 +481,9 @@ impl Relay {
     }
 
     /// The current objects, in the feeds the caller may read and visible to it, that mention
-    /// the value `q` (an address, or a network containing it; a domain, URL, e-mail address,
-    /// hash, port or AS). Hits come newest first.
+    /// the value `q` (an address, or a network containing it, or for a network also the
+    /// addresses and networks inside it; a domain, URL, e-mail address, hash, port or AS).
+    /// Hits come newest first.
     pub async fn search(
         &self,
         who: &Principal,
@@ -506,6 +507,11 @@ impl Relay {
                 .collect(),
             kinds: kinds.clone(),
             values: values.clone(),
+            // A network also finds the addresses and smaller networks inside it.
+            within: stix::observable::normalize_ip(q)
+                .filter(|(_, v)| v.contains('/'))
+                .and_then(|(_, v)| stix::observable::ip_range(&v))
+                .map(|(k, lo, hi)| (k.to_string(), lo, hi)),
             limit: limit.unwrap_or(limits.default).clamp(1, limits.max),
         };
         let mut hits = self.store.search_observables(&query).await?;

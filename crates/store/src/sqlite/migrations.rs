@@ -63,6 +63,11 @@ pub const STEPS: &[(&str, &str, Option<Finish>)] = &[
         include_str!("../../migrations/sqlite/0010_federation.sql"),
         None,
     ),
+    (
+        "0011_observable_ranges",
+        include_str!("../../migrations/sqlite/0011_observable_ranges.sql"),
+        Some(super::objects::fill_ranges),
+    ),
 ];
 
 pub fn run(conn: &Connection, path: &Path) -> Result<(), StoreOpenError> {

@@ -126,6 +126,11 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
     let mut observe = conn
         .prepare_cached("INSERT INTO observables (object_seq, kind, value) VALUES (?1, ?2, ?3)")
         .map_err(internal)?;
+    let mut range = conn
+        .prepare_cached(
+            "INSERT INTO observable_ranges (object_seq, kind, value, lo, hi) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .map_err(internal)?;
     let mut refer = conn
         .prepare_cached("INSERT OR IGNORE INTO object_refs (ref_id, object_seq) VALUES (?1, ?2)")
         .map_err(internal)?;
@@ -261,9 +266,15 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
             recipient.execute(params![seq, org]).map_err(internal)?;
         }
         for o in &obj.observables {
+            let kind = o.kind.to_string();
             observe
-                .execute(params![seq, o.kind.to_string(), o.value])
+                .execute(params![seq, kind, o.value])
                 .map_err(internal)?;
+            if let Some((_, lo, hi)) = address_range(&o.kind, &o.value) {
+                range
+                    .execute(params![seq, kind, o.value, lo, hi])
+                    .map_err(internal)?;
+            }
         }
         for r in &obj.refs {
             refer.execute(params![r, seq]).map_err(internal)?;
@@ -626,31 +637,98 @@ pub fn referencing(
     Ok(out)
 }
 
+/// An address or network observable as a byte range.
+fn address_range(kind: &stix::observable::Kind, value: &str) -> Option<(String, Vec<u8>, Vec<u8>)> {
+    use stix::observable::Kind;
+    if !matches!(kind, Kind::Ipv4 | Kind::Ipv6) {
+        return None;
+    }
+    stix::observable::ip_range(value).map(|(k, lo, hi)| (k.to_string(), lo, hi))
+}
+
+/// Migration 0011's finish: the ranges of the address and network observables already stored.
+pub fn fill_ranges(conn: &Connection) -> rusqlite::Result<()> {
+    let mut read = conn.prepare(
+        "SELECT object_seq, kind, value FROM observables WHERE kind IN ('ipv4', 'ipv6')",
+    )?;
+    let mut write = conn.prepare(
+        "INSERT INTO observable_ranges (object_seq, kind, value, lo, hi) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    let mut rows = read.query([])?;
+    while let Some(r) = rows.next()? {
+        let (seq, kind, value): (i64, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        if let Some((_, lo, hi)) = stix::observable::ip_range(&value) {
+            write.execute(params![seq, kind, value, lo, hi])?;
+        }
+    }
+    Ok(())
+}
+
 /// Current versions that mention any of the observables, in the given feeds, newest first.
 pub fn search(conn: &Connection, q: &ObservableQuery) -> Result<Vec<ObservableHit>, StoreError> {
-    if q.feeds.is_empty() || q.kinds.is_empty() || q.values.is_empty() {
+    if q.feeds.is_empty() {
         return Ok(Vec::new());
     }
-    let mut sql = "SELECT c.id, o.stix_id, o.stix_type, o.version, o.date_added, ob.kind, ob.value,
+    let mut hits = Vec::new();
+    if !q.kinds.is_empty() && !q.values.is_empty() {
+        let mut sql = SEARCH_SELECT.replace("{source}", "observables ob");
+        sql.push_str(" WHERE o.is_last = 1");
+        let mut args = Vec::new();
+        push_in(
+            &mut sql,
+            &mut args,
+            "ob.kind",
+            q.kinds.iter().cloned().map(SqlValue::Text),
+        );
+        push_in(
+            &mut sql,
+            &mut args,
+            "ob.value",
+            q.values.iter().cloned().map(SqlValue::Text),
+        );
+        hits.extend(search_rows(conn, q, sql, args)?);
+    }
+    if let Some((kind, lo, hi)) = &q.within {
+        // Inside the network: starts in it (index range on lo) and ends in it.
+        let mut sql = SEARCH_SELECT.replace("{source}", "observable_ranges ob");
+        sql.push_str(
+            " WHERE o.is_last = 1 AND ob.kind = ? AND ob.lo >= ? AND ob.lo <= ? AND ob.hi <= ?",
+        );
+        let args = vec![
+            SqlValue::Text(kind.clone()),
+            SqlValue::Blob(lo.clone()),
+            SqlValue::Blob(hi.clone()),
+            SqlValue::Blob(hi.clone()),
+        ];
+        for h in search_rows(conn, q, sql, args)? {
+            if !hits
+                .iter()
+                .any(|x| x.feed_id == h.feed_id && x.object_id == h.object_id && x.value == h.value)
+            {
+                hits.push(h);
+            }
+        }
+        hits.sort_by_key(|h| std::cmp::Reverse(h.date_added));
+        hits.truncate(q.limit);
+    }
+    Ok(hits)
+}
+
+const SEARCH_SELECT: &str =
+    "SELECT c.id, o.stix_id, o.stix_type, o.version, o.date_added, ob.kind, ob.value,
                           o.corroboration
-                     FROM observables ob
+                     FROM {source}
                      JOIN objects o ON o.seq = ob.object_seq
-                     JOIN collections c ON c.seq = o.collection
-                    WHERE o.is_last = 1"
-        .to_owned();
-    let mut args = Vec::new();
-    push_in(
-        &mut sql,
-        &mut args,
-        "ob.kind",
-        q.kinds.iter().cloned().map(SqlValue::Text),
-    );
-    push_in(
-        &mut sql,
-        &mut args,
-        "ob.value",
-        q.values.iter().cloned().map(SqlValue::Text),
-    );
+                     JOIN collections c ON c.seq = o.collection";
+
+/// Runs a search's SQL (which ends in its own conditions) with the feeds' visibility, newest
+/// first, up to the limit.
+fn search_rows(
+    conn: &Connection,
+    q: &ObservableQuery,
+    mut sql: String,
+    mut args: Vec<SqlValue>,
+) -> Result<Vec<ObservableHit>, StoreError> {
     let mut alternatives = Vec::with_capacity(q.feeds.len());
     for (feed_id, v) in &q.feeds {
         let mut clause = "c.id = ?".to_owned();
@@ -802,4 +880,38 @@ pub fn reporters(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod range_tests {
+    use rusqlite::Connection;
+
+    /// Migration 0011 ranges the address observables stored before it, and nothing else.
+    #[test]
+    fn ranges_of_earlier_observables_are_filled() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE objects (seq INTEGER PRIMARY KEY);
+             CREATE TABLE observables (object_seq INTEGER, kind TEXT, value TEXT);
+             INSERT INTO observables VALUES (1, 'ipv4', '192.0.2.0/24'), (2, 'ipv6', '2001:db8::1'),
+                                            (3, 'domain', 'evil.example'), (4, 'ipv4', 'bogus');",
+        )
+        .unwrap();
+        conn.execute_batch(include_str!(
+            "../../migrations/sqlite/0011_observable_ranges.sql"
+        ))
+        .unwrap();
+        super::fill_ranges(&conn).unwrap();
+        let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = conn
+            .prepare("SELECT object_seq, lo, hi FROM observable_ranges ORDER BY object_seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0], (1, vec![192, 0, 2, 0], vec![192, 0, 2, 255]));
+        assert_eq!(rows[1].0, 2);
+        assert_eq!(rows[1].1.len(), 16);
+    }
 }

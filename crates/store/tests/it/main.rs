@@ -57,6 +57,7 @@ mod sqlite {
         metrics_from_a_known_history,
         references_and_backward_pages,
         peers_and_their_progress,
+        addresses_inside_a_network,
     );
 
     /// The audit table refuses updates and deletes, whoever opens the file.

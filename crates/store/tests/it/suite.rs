@@ -511,6 +511,7 @@ pub async fn observables_are_indexed_per_current_version(store: Arc<dyn Store>) 
         feeds: feeds.iter().map(|f| (f.id.clone(), all())).collect(),
         kinds: vec!["domain".into()],
         values: values.iter().map(|v| (*v).to_owned()).collect(),
+        within: None,
         limit: 100,
     };
     let hits = store
@@ -759,6 +760,7 @@ pub async fn visibility_in_queries_agrees_with_the_policy(store: Arc<dyn Store>)
                 feeds: vec![(feed.id.clone(), v.clone())],
                 kinds: vec!["domain".into()],
                 values: vec!["shared.example".into()],
+                within: None,
                 limit: 1000,
             })
             .await
@@ -2361,4 +2363,97 @@ pub async fn peers_and_their_progress(store: Arc<dyn Store>) {
     let peers = store.peers().await.unwrap();
     assert_eq!(peers.len(), 2);
     assert!(peers[1].id > id && peers[1].removed.is_none());
+}
+
+/// A search for a network finds the addresses and smaller networks inside it (IPv4 and IPv6),
+/// not those outside or of the other family; deleted versions drop out.
+pub async fn addresses_inside_a_network(store: Arc<dyn Store>) {
+    use relay_core::store::ObservableQuery;
+    use stix::observable::{Kind, Observable};
+    let feed = seed(&store).await;
+    let address = |kind: Kind, v: &str| Observable {
+        kind,
+        value: v.into(),
+    };
+    let ids = [
+        "indicator--a1111111-1111-4111-8111-111111111111",
+        "indicator--a2222222-2222-4222-8222-222222222222",
+        "indicator--a3333333-3333-4333-8333-333333333333",
+        "indicator--a4444444-4444-4444-8444-444444444444",
+    ];
+    let values = [
+        (Kind::Ipv4, "198.51.100.23"),
+        (Kind::Ipv4, "198.51.100.128/25"),
+        (Kind::Ipv4, "198.51.101.1"),
+        (Kind::Ipv6, "2001:db8::1"),
+    ];
+    for (id, (kind, v)) in ids.iter().zip(values) {
+        let mut o = obj(id, "indicator", Some("2024-01-01T00:00:00Z"));
+        o.observables = vec![address(kind, v)];
+        store.add_objects(add(&feed, vec![o])).await.unwrap();
+    }
+    let inside = |net: &str| {
+        let (kind, lo, hi) = stix::observable::ip_range(net).unwrap();
+        ObservableQuery {
+            feeds: vec![(feed.id.clone(), all())],
+            kinds: Vec::new(),
+            values: Vec::new(),
+            within: Some((kind.to_string(), lo, hi)),
+            limit: 100,
+        }
+    };
+    let found = |hits: Vec<relay_core::store::ObservableHit>| {
+        let mut v: Vec<String> = hits.into_iter().map(|h| h.value).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        found(
+            store
+                .search_observables(&inside("198.51.100.0/24"))
+                .await
+                .unwrap()
+        ),
+        ["198.51.100.128/25", "198.51.100.23"]
+    );
+    assert_eq!(
+        found(
+            store
+                .search_observables(&inside("198.51.100.0/25"))
+                .await
+                .unwrap()
+        ),
+        ["198.51.100.23"]
+    );
+    assert_eq!(
+        found(
+            store
+                .search_observables(&inside("198.51.0.0/16"))
+                .await
+                .unwrap()
+        )
+        .len(),
+        3
+    );
+    assert_eq!(
+        found(
+            store
+                .search_observables(&inside("2001:db8::/32"))
+                .await
+                .unwrap()
+        ),
+        ["2001:db8::1"]
+    );
+    delete(&store, &feed.id, ids[0], &VersionFilter::All, &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        found(
+            store
+                .search_observables(&inside("198.51.100.0/24"))
+                .await
+                .unwrap()
+        ),
+        ["198.51.100.128/25"]
+    );
 }
