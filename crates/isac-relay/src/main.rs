@@ -3,6 +3,7 @@
 //! meet `anyhow` here and nowhere else.
 
 mod admin_cmd;
+mod backup_cmd;
 mod catalogue_cmd;
 mod config;
 mod export_cmd;
@@ -139,6 +140,25 @@ enum Command {
         #[command(subcommand)]
         command: federation_cmd::FederationCommand,
     },
+    /// Write a consistent copy of the store to a new directory, with its checksum (works while
+    /// the server runs).
+    Backup {
+        /// The directory to create (it must not exist, or be empty)
+        dest: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Restore a backup into a data directory, after checking its checksum; an older backup
+    /// is brought to this build's schema.
+    Restore {
+        /// A directory written by `backup`
+        src: PathBuf,
+        /// Replace a database already in the data directory (stop its server first)
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// Check STIX files and extract their observables (no data directory needed).
     Stix {
         #[command(subcommand)]
@@ -267,6 +287,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Report { command } => notice_cmd::report(command).await,
         Command::Metrics { command } => metrics_cmd::metrics(command).await,
         Command::Federation { command } => federation_cmd::federation(command).await,
+        Command::Backup { dest, data } => backup_cmd::backup(dest, data).await,
+        Command::Restore { src, force, data } => backup_cmd::restore(src, force, data).await,
     }
 }
 

@@ -588,6 +588,9 @@ pub trait Store: Send + Sync + 'static {
     async fn feed_sizes(&self) -> Result<Vec<(String, u64)>, StoreError>;
     /// The size of the stored data, in bytes.
     async fn storage_bytes(&self) -> Result<u64, StoreError>;
+    /// Writes a consistent copy of everything stored (one snapshot, as of one commit) to the
+    /// new file `dest`, while the store goes on serving readers and writers.
+    async fn backup(&self, dest: std::path::PathBuf) -> Result<(), StoreError>;
 
     /// Finishes pending writes and closes the store; later calls fail with `Unavailable`.
     async fn close(&self);

@@ -3,6 +3,7 @@
 
 mod access;
 mod admin_cli;
+mod backup;
 mod browser;
 mod cli;
 mod crash;

@@ -1,5 +1,6 @@
-//! Operational figures for monitoring (the server exposes them to Prometheus): object versions
-//! per feed, the size of the stored data, live streams open. For the ISAC administrators.
+//! Operations for the ISAC administrators: figures for monitoring (the server exposes them to
+//! Prometheus: object versions per feed, the size of the stored data, live streams open), and
+//! online backups of the store.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -26,6 +27,20 @@ type Sizes = Vec<(String, u64)>;
 pub(super) struct FeedSizes(Mutex<Option<(Instant, Sizes)>>);
 
 impl Relay {
+    /// Writes a consistent copy of the store to the new file `dest` while it keeps serving.
+    pub async fn backup(&self, who: &Principal, dest: std::path::PathBuf) -> Result<(), Error> {
+        if !who.is_isac_admin() {
+            return Err(Error::Forbidden(
+                "backups are for ISAC administrators".into(),
+            ));
+        }
+        let detail = dest.display().to_string();
+        self.store.backup(dest).await?;
+        self.note(crate::AuditEntry::by(who, "store.backup").detail(detail))
+            .await;
+        Ok(())
+    }
+
     pub async fn operations(&self, who: &Principal) -> Result<Operations, Error> {
         if !policy::reads_operations(who) {
             return Err(Error::Forbidden(

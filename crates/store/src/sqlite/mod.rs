@@ -147,6 +147,25 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// The schema version this build writes (a database at it needs no migration).
+    pub fn schema_version() -> i64 {
+        migrations::STEPS.len() as i64
+    }
+
+    /// The schema version of a database file, read without migrating it.
+    pub fn file_schema(db_file: &Path) -> Result<i64, StoreOpenError> {
+        let conn = Connection::open_with_flags(db_file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|source| StoreOpenError::Open {
+                path: db_file.to_owned(),
+                source,
+            })?;
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|source| StoreOpenError::Open {
+                path: db_file.to_owned(),
+                source,
+            })
+    }
+
     /// Opens (creating if needed) the store in a data directory, migrating its schema.
     pub fn open(data_dir: &Path) -> Result<SqliteStore, StoreOpenError> {
         let path = data_dir.join(DB_FILE);
@@ -670,6 +689,31 @@ impl Store for SqliteStore {
             .map_err(internal)?
             .collect::<Result<_, _>>()
             .map_err(internal)
+        })
+        .await
+    }
+
+    async fn backup(&self, dest: PathBuf) -> Result<(), StoreError> {
+        if dest.exists() {
+            return Err(StoreError::Conflict(format!(
+                "{} exists: a backup is written to a new file",
+                dest.display()
+            )));
+        }
+        let target = dest
+            .to_str()
+            .ok_or_else(|| StoreError::Conflict(format!("{} is not UTF-8", dest.display())))?
+            .to_owned();
+        // VACUUM INTO copies one read transaction's snapshot, on a reader: writers go on. The
+        // reader is opened read-only; `query_only` is lifted for the copy, which writes only
+        // the new file, and put back whatever happens.
+        self.read(move |conn| {
+            conn.execute_batch("PRAGMA query_only = 0")
+                .map_err(internal)?;
+            let copied = conn.execute("VACUUM INTO ?1", params![target]);
+            conn.execute_batch("PRAGMA query_only = 1")
+                .map_err(internal)?;
+            copied.map(|_| ()).map_err(internal)
         })
         .await
     }
