@@ -22,6 +22,18 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     pub metrics: MetricsConfig,
     pub web: WebConfig,
+    pub limits: LimitsConfig,
+}
+
+/// Bounds on one request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub max_objects_per_envelope: usize,
+    pub max_string_bytes: usize,
+    pub max_pattern_bytes: usize,
+    pub max_query_params: usize,
+    pub max_query_bytes: usize,
 }
 
 /// The web pages.
@@ -109,6 +121,13 @@ impl Default for Config {
             web: WebConfig {
                 secure_cookies: server.secure_cookies,
             },
+            limits: LimitsConfig {
+                max_objects_per_envelope: relay.bounds.max_objects,
+                max_string_bytes: relay.bounds.max_string_bytes,
+                max_pattern_bytes: relay.bounds.max_pattern_bytes,
+                max_query_params: server.max_query_params,
+                max_query_bytes: server.max_query_bytes,
+            },
         }
     }
 }
@@ -164,6 +183,11 @@ impl Config {
                 max: std::time::Duration::from_millis(self.webhooks.retry_max_ms),
                 batch: self.webhooks.batch,
             },
+            bounds: relay_core::bounds::Bounds {
+                max_objects: self.limits.max_objects_per_envelope,
+                max_string_bytes: self.limits.max_string_bytes,
+                max_pattern_bytes: self.limits.max_pattern_bytes,
+            },
         }
     }
 
@@ -175,6 +199,8 @@ impl Config {
             contact: self.taxii.contact.clone(),
             geo_db: self.metrics.geo_db.clone(),
             secure_cookies: self.web.secure_cookies,
+            max_query_params: self.limits.max_query_params,
+            max_query_bytes: self.limits.max_query_bytes,
         }
     }
 

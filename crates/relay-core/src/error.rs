@@ -22,6 +22,10 @@ pub enum Error {
     Unprocessable(String),
     #[error("request body is larger than the {limit} bytes this server accepts")]
     TooLarge { limit: usize },
+    /// The request holds more of something than the relay takes at once (objects in an
+    /// envelope): sent as 413, like a body too large.
+    #[error("{0}")]
+    TooMany(String),
     #[error("{0}")]
     Conflict(String),
     /// What the request refers to existed once and can no longer be served (an incremental

@@ -6,6 +6,7 @@
 //! translate the trait into their engine's statements.
 
 pub mod audit;
+pub mod bounds;
 pub mod catalogue;
 pub mod corroboration;
 pub mod error;

@@ -128,6 +128,7 @@ pub(crate) fn problem(e: Error) -> Problem {
             "Unprocessable Content",
             Some(d),
         ),
+        Error::TooMany(d) => p(StatusCode::PAYLOAD_TOO_LARGE, "Content Too Large", Some(d)),
         e @ Error::TooLarge { .. } => p(
             StatusCode::PAYLOAD_TOO_LARGE,
             "Content Too Large",

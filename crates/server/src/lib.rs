@@ -34,6 +34,9 @@ pub struct ServerConfig {
     /// Mark the web pages' cookies `Secure` (served over HTTPS). They are also marked when a
     /// proxy in front says `X-Forwarded-Proto: https`.
     pub secure_cookies: bool,
+    /// Query parameters one request may carry, and the query string's length in bytes.
+    pub max_query_params: usize,
+    pub max_query_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -45,6 +48,8 @@ impl Default for ServerConfig {
             contact: None,
             geo_db: None,
             secure_cookies: false,
+            max_query_params: 64,
+            max_query_bytes: 8192,
         }
     }
 }
@@ -76,12 +81,40 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn(prom::track))
         .fallback(taxii::no_route)
         .method_not_allowed_fallback(taxii::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            bounded_query,
+        ))
         .layer(axum::middleware::from_fn(close_after_refused_body))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             error::panic_response,
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Refuses a query string with more parameters, or more bytes, than the configuration allows,
+/// before any handler parses it.
+async fn bounded_query(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if let Some(q) = req.uri().query() {
+        let c = &state.config;
+        let params = q.split('&').filter(|p| !p.is_empty()).count();
+        if q.len() > c.max_query_bytes || params > c.max_query_params {
+            return ApiError::from(relay_core::Error::Invalid(format!(
+                "the query string has {params} parameters and {} bytes; this relay takes at most {} and {}",
+                q.len(),
+                c.max_query_params,
+                c.max_query_bytes
+            )))
+            .into_response();
+        }
+    }
+    next.run(req).await
 }
 
 /// A request refused before its body was read (too large, unauthenticated, wrong media type)

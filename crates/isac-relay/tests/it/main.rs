@@ -11,6 +11,7 @@ mod exports;
 mod federation;
 mod feeds;
 mod helpers;
+mod limits;
 mod members;
 mod metrics;
 mod notice;

@@ -54,6 +54,8 @@ pub struct RelayConfig {
     pub throttle: ThrottleConfig,
     /// Retry timing of webhook deliveries.
     pub webhook_retry: RetryConfig,
+    /// Objects per envelope, string and pattern lengths.
+    pub bounds: crate::bounds::Bounds,
 }
 
 impl Default for RelayConfig {
@@ -67,6 +69,7 @@ impl Default for RelayConfig {
             validation: stix::ValidationOptions::default(),
             throttle: ThrottleConfig::default(),
             webhook_retry: RetryConfig::default(),
+            bounds: crate::bounds::Bounds::default(),
         }
     }
 }

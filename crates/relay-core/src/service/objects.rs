@@ -404,6 +404,7 @@ impl Relay {
         };
         let ingest = Ingest {
             validation: self.config.validation,
+            bounds: self.config.bounds,
             destination,
             orgs_by_identity: orgs.into_iter().map(|o| (o.identity, o.id)).collect(),
             anonymise_as,
@@ -581,6 +582,7 @@ enum Destination {
 /// What checking a posted object needs to know besides the object.
 struct Ingest {
     validation: stix::ValidationOptions,
+    bounds: crate::bounds::Bounds,
     destination: Destination,
     /// Organisations by their identity id, to resolve TLP:RED recipients.
     orgs_by_identity: HashMap<String, i64>,
@@ -629,6 +631,13 @@ fn prepare_envelope(body: &[u8], ingest: &Ingest) -> Result<Prepared, Error> {
             ));
         }
     };
+    if items.len() > ingest.bounds.max_objects {
+        return Err(Error::TooMany(format!(
+            "the envelope holds {} objects; this relay takes at most {} in one request",
+            items.len(),
+            ingest.bounds.max_objects
+        )));
+    }
     let mut draft = StatusDraft {
         id: uuid::Uuid::new_v4().to_string(),
         request_timestamp: Timestamp::now().to_string(),
@@ -703,6 +712,7 @@ fn prepare_object(
     feed: &Feed,
     note: Option<String>,
 ) -> Result<NewObject, String> {
+    ingest.bounds.check_object(item)?;
     let mut meta = stix::check_object_with(item, ingest.validation).map_err(|e| e.to_string())?;
     let mut owned;
     let mut item = item;
