@@ -1,0 +1,3 @@
+//! engine's integration tests: the fuzzers' corpora replayed.
+
+mod fuzz_corpus;

@@ -1,0 +1,3 @@
+//! relay-core's integration tests: the fuzzers' corpora replayed.
+
+mod fuzz_corpus;
