@@ -12,6 +12,7 @@ mod federation;
 mod feeds;
 mod helpers;
 mod limits;
+mod malformed;
 mod members;
 mod metrics;
 mod notice;
