@@ -175,27 +175,16 @@ impl Federation {
             Direction::Push => self.push(peer, &mut report, progress).await,
         };
         if result.is_ok() && report.refused > 0 {
-            let note = PeerProgress {
-                at: Timestamp::now(),
-                cursor: None,
-                transferred: 0,
-                error: Some(format!(
-                    "{} objects refused; the first: {}",
-                    report.refused,
-                    report.first_refusal.as_deref().unwrap_or("no reason given")
-                )),
-            };
-            self.relay.record_peer_progress(peer, note).await?;
+            let why = format!(
+                "{} objects refused; the first: {}",
+                report.refused,
+                report.first_refusal.as_deref().unwrap_or("no reason given")
+            );
+            self.record_error(peer, why).await?;
         }
         if let Err(e) = &result {
             tracing::warn!(peer = %peer.spec.name, error = %e, "federation run failed");
-            let note = PeerProgress {
-                at: Timestamp::now(),
-                cursor: None,
-                transferred: 0,
-                error: Some(e.to_string()),
-            };
-            if let Err(e) = self.relay.record_peer_progress(peer, note).await {
+            if let Err(e) = self.record_error(peer, e.to_string()).await {
                 tracing::error!(error = %e, "cannot record a peer's failure");
             }
         } else if report.batches == 0 {
@@ -205,23 +194,35 @@ impl Federation {
         result.map(|()| report)
     }
 
+    /// Records a step that went well: the cursor past what is durable, objects moved.
     async fn record(
         &self,
         peer: &Peer,
         cursor: Option<Timestamp>,
         transferred: u64,
     ) -> Result<(), FedError> {
-        self.relay
-            .record_peer_progress(
-                peer,
-                PeerProgress {
-                    at: Timestamp::now(),
-                    cursor,
-                    transferred,
-                    error: None,
-                },
-            )
-            .await?;
+        self.progress(peer, cursor, transferred, None).await
+    }
+
+    /// Records the peer's last error (the cursor stays).
+    async fn record_error(&self, peer: &Peer, why: String) -> Result<(), FedError> {
+        self.progress(peer, None, 0, Some(why)).await
+    }
+
+    async fn progress(
+        &self,
+        peer: &Peer,
+        cursor: Option<Timestamp>,
+        transferred: u64,
+        error: Option<String>,
+    ) -> Result<(), FedError> {
+        let step = PeerProgress {
+            at: Timestamp::now(),
+            cursor,
+            transferred,
+            error,
+        };
+        self.relay.record_peer_progress(peer, step).await?;
         Ok(())
     }
 

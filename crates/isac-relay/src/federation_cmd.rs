@@ -128,18 +128,6 @@ pub async fn federation(cmd: FederationCommand) -> Result<()> {
                 .transpose()
                 .map_err(anyhow::Error::msg)?;
             run(&a.data, |relay, me| async move {
-                let peer_org = match &a.peer_org {
-                    Some(name) => Some(
-                        relay
-                            .list_orgs(&me)
-                            .await?
-                            .into_iter()
-                            .find(|o| &o.name == name)
-                            .with_context(|| format!("no organisation '{name}'"))?
-                            .id,
-                    ),
-                    None => None,
-                };
                 let peer = relay
                     .add_peer(
                         &me,
@@ -155,9 +143,10 @@ pub async fn federation(cmd: FederationCommand) -> Result<()> {
                             max_tlp,
                             types: a.types,
                             min_severity,
-                            peer_org,
+                            peer_org: None,
                             interval_secs: a.interval,
                         },
+                        a.peer_org.as_deref(),
                     )
                     .await?;
                 say(&format!(

@@ -396,6 +396,13 @@ async fn peers_are_checked_and_failures_recorded() {
             "{why}: {v}"
         );
     }
+    let (s, v) = add_peer(
+        &app,
+        json!({"name": "x", "direction": "push", "api_root": "http://127.0.0.1:9/taxii2/r/",
+            "collection": "C2", "feeds": ["C2"], "peer_org": "NoSuchOrg"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
     let (_, v) = admin(&app, Method::GET, "/api/v1/federation/peers", None).await;
     assert_eq!(v["peers"], json!([]), "nothing was added");
 

@@ -60,9 +60,25 @@ fn with_marking(body: String, tlp: Tlp) -> String {
 pub const MIN_INTERVAL_SECS: u64 = 10;
 
 impl Relay {
-    /// Adds a peer. Its feeds may be named by name or id; they are stored by id.
-    pub async fn add_peer(&self, who: &Principal, mut spec: NewPeer) -> Result<Peer, Error> {
+    /// Adds a peer. Its feeds may be named by name or id; they are stored by id. `peer_org`
+    /// names the local organisation the peer posts as (it replaces `spec.peer_org`).
+    pub async fn add_peer(
+        &self,
+        who: &Principal,
+        mut spec: NewPeer,
+        peer_org: Option<&str>,
+    ) -> Result<Peer, Error> {
         require_administrator(who, "define federation peers")?;
+        spec.peer_org = match peer_org {
+            Some(name) => Some(
+                self.store
+                    .find_org(name)
+                    .await?
+                    .ok_or_else(|| Error::NotFound(format!("no organisation '{name}'")))?
+                    .id,
+            ),
+            None => None,
+        };
         check_name("peer", &spec.name).map_err(Error::Invalid)?;
         let url = url::Url::parse(&spec.api_root)
             .map_err(|e| Error::Invalid(format!("API root '{}': {e}", spec.api_root)))?;

@@ -128,18 +128,6 @@ async fn add(
             );
         }
     };
-    let peer_org = match b.peer_org {
-        Some(name) => Some(
-            s.relay
-                .list_orgs(&who)
-                .await?
-                .into_iter()
-                .find(|o| o.name == name)
-                .ok_or_else(|| Error::NotFound(format!("no organisation '{name}'")))?
-                .id,
-        ),
-        None => None,
-    };
     let spec = NewPeer {
         name: b.name,
         direction,
@@ -162,10 +150,10 @@ async fn add(
             .map(Severity::parse)
             .transpose()
             .map_err(Error::Invalid)?,
-        peer_org,
+        peer_org: None,
         interval_secs: b.interval_secs.unwrap_or(300),
     };
-    let peer = s.relay.add_peer(&who, spec).await?;
+    let peer = s.relay.add_peer(&who, spec, b.peer_org.as_deref()).await?;
     Ok(created(&PeerView::from(peer)))
 }
 

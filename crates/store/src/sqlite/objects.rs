@@ -700,11 +700,12 @@ pub fn search(conn: &Connection, q: &ObservableQuery) -> Result<Vec<ObservableHi
             SqlValue::Blob(hi.clone()),
             SqlValue::Blob(hi.clone()),
         ];
+        let mut seen: std::collections::HashSet<(String, String, String)> = hits
+            .iter()
+            .map(|h| (h.feed_id.clone(), h.object_id.clone(), h.value.clone()))
+            .collect();
         for h in search_rows(conn, q, sql, args)? {
-            if !hits
-                .iter()
-                .any(|x| x.feed_id == h.feed_id && x.object_id == h.object_id && x.value == h.value)
-            {
+            if seen.insert((h.feed_id.clone(), h.object_id.clone(), h.value.clone())) {
                 hits.push(h);
             }
         }
