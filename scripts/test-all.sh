@@ -24,6 +24,11 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
 
+# A clean checkout gains nothing from incremental compilation, which would double the build's
+# size on disk; say how much room there is, since a full disk shows up as a linker crash.
+export CARGO_INCREMENTAL=0
+df -h . | sed 's/^/disk: /'
+
 echo "== format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
