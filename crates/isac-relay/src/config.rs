@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -23,6 +24,23 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub web: WebConfig,
     pub limits: LimitsConfig,
+    pub tls: TlsConfig,
+}
+
+/// HTTPS: the certificate chain and key (PEM files, read again on SIGHUP), and client
+/// certificates for the organisations that sign in with one.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// The CA client certificates must chain to; the server asks for one when it is set.
+    pub client_ca: Option<PathBuf>,
+    /// Organisation name → SHA-256 fingerprints of its client certificates (hex, colons
+    /// allowed). Such an organisation's users and tokens are let in only over a connection
+    /// that presented one of them.
+    #[serde(default)]
+    pub client_certs: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// Bounds on one request.
@@ -32,8 +50,25 @@ pub struct LimitsConfig {
     pub max_objects_per_envelope: usize,
     pub max_string_bytes: usize,
     pub max_pattern_bytes: usize,
+    pub max_pattern_terms: usize,
     pub max_query_params: usize,
     pub max_query_bytes: usize,
+    pub max_connections: usize,
+    pub header_timeout_secs: u64,
+    pub idle_timeout_secs: u64,
+    pub request_timeout_secs: u64,
+}
+
+/// A client certificate's fingerprint as `openssl x509 -fingerprint -sha256` prints it, or
+/// plain hex: lower-case hex without colons, or `None` if it is not 32 bytes of hex.
+fn fingerprint(text: &str) -> Option<String> {
+    let hex: String = text
+        .trim()
+        .chars()
+        .filter(|c| *c != ':')
+        .collect::<String>()
+        .to_ascii_lowercase();
+    (hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit())).then_some(hex)
 }
 
 /// The web pages.
@@ -125,9 +160,15 @@ impl Default for Config {
                 max_objects_per_envelope: relay.bounds.max_objects,
                 max_string_bytes: relay.bounds.max_string_bytes,
                 max_pattern_bytes: relay.bounds.max_pattern_bytes,
+                max_pattern_terms: relay.bounds.max_pattern_terms,
                 max_query_params: server.max_query_params,
                 max_query_bytes: server.max_query_bytes,
+                max_connections: server.connections.max_connections,
+                header_timeout_secs: server.connections.header_timeout.as_secs(),
+                idle_timeout_secs: server.connections.idle_timeout.as_secs(),
+                request_timeout_secs: server.request_timeout.as_secs(),
             },
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -187,7 +228,19 @@ impl Config {
                 max_objects: self.limits.max_objects_per_envelope,
                 max_string_bytes: self.limits.max_string_bytes,
                 max_pattern_bytes: self.limits.max_pattern_bytes,
+                max_pattern_terms: self.limits.max_pattern_terms,
             },
+            client_certs: self
+                .tls
+                .client_certs
+                .iter()
+                .map(|(org, prints)| {
+                    (
+                        org.clone(),
+                        prints.iter().filter_map(|p| fingerprint(p)).collect(),
+                    )
+                })
+                .collect(),
         }
     }
 
@@ -201,6 +254,20 @@ impl Config {
             secure_cookies: self.web.secure_cookies,
             max_query_params: self.limits.max_query_params,
             max_query_bytes: self.limits.max_query_bytes,
+            tls: match (&self.tls.cert, &self.tls.key) {
+                (Some(cert), Some(key)) => Some(server::TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                    client_ca: self.tls.client_ca.clone(),
+                }),
+                _ => None,
+            },
+            connections: server::ConnLimits {
+                max_connections: self.limits.max_connections,
+                header_timeout: Duration::from_secs(self.limits.header_timeout_secs),
+                idle_timeout: Duration::from_secs(self.limits.idle_timeout_secs),
+            },
+            request_timeout: Duration::from_secs(self.limits.request_timeout_secs),
         }
     }
 
@@ -224,6 +291,39 @@ impl Config {
         let w = &self.webhooks;
         if w.retry_first_ms == 0 || w.retry_max_ms < w.retry_first_ms || w.batch == 0 {
             return Err("webhooks.retry_first_ms and webhooks.batch must be greater than 0, and webhooks.retry_max_ms at least retry_first_ms".into());
+        }
+        let l = &self.limits;
+        if l.max_connections == 0
+            || l.header_timeout_secs == 0
+            || l.idle_timeout_secs == 0
+            || l.request_timeout_secs == 0
+        {
+            return Err("limits.max_connections, limits.header_timeout_secs, limits.idle_timeout_secs and limits.request_timeout_secs must be greater than 0".into());
+        }
+        let tls = &self.tls;
+        if tls.cert.is_some() != tls.key.is_some() {
+            return Err("tls.cert and tls.key go together: give both, or neither".into());
+        }
+        if tls.client_ca.is_some() && tls.cert.is_none() {
+            return Err(
+                "tls.client_ca needs tls.cert and tls.key: client certificates come over HTTPS"
+                    .into(),
+            );
+        }
+        if !tls.client_certs.is_empty() && tls.client_ca.is_none() {
+            return Err(
+                "tls.client_certs needs tls.client_ca, the CA those certificates chain to".into(),
+            );
+        }
+        for (org, prints) in &tls.client_certs {
+            if prints.is_empty() {
+                return Err(format!("tls.client_certs.\"{org}\" lists no certificate"));
+            }
+            if let Some(bad) = prints.iter().find(|p| fingerprint(p).is_none()) {
+                return Err(format!(
+                    "tls.client_certs.\"{org}\": '{bad}' is not a SHA-256 fingerprint (64 hex digits, colons allowed)"
+                ));
+            }
         }
         let name_ok = !t.api_root.is_empty()
             && t.api_root

@@ -322,7 +322,8 @@ async fn serve(config: Config) -> Result<()> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = app.local_addr()?;
     tracing::info!(data = %display_dir(&config.data), "serving");
-    say(&format!("listening on http://{addr}"))?;
+    let scheme = if app.is_tls() { "https" } else { "http" };
+    say(&format!("listening on {scheme}://{addr}"))?;
     // Peers are pulled from and pushed to as they fall due, until the server stops.
     let (stop_federation, stopped) = tokio::sync::oneshot::channel::<()>();
     let mut federation = tokio::spawn(

@@ -13,6 +13,9 @@ pub struct Bounds {
     pub max_string_bytes: usize,
     /// Bytes in an indicator's pattern.
     pub max_pattern_bytes: usize,
+    /// Terms in an indicator's pattern (`stix::pattern::terms`: comparisons, set members,
+    /// observations).
+    pub max_pattern_terms: usize,
 }
 
 impl Default for Bounds {
@@ -21,6 +24,7 @@ impl Default for Bounds {
             max_objects: 10_000,
             max_string_bytes: 1024 * 1024,
             max_pattern_bytes: 64 * 1024,
+            max_pattern_terms: 1_000,
         }
     }
 }
@@ -36,6 +40,18 @@ impl Bounds {
                 p.len(),
                 self.max_pattern_bytes
             ));
+        }
+        // A pattern that does not parse is left to the STIX rules, which say where it fails.
+        if let Some(p) = object.get("pattern").and_then(Value::as_str)
+            && let Ok(tree) = stix::pattern::parse(p)
+        {
+            let terms = stix::pattern::terms(&tree);
+            if terms > self.max_pattern_terms {
+                return Err(format!(
+                    "pattern: {terms} terms (comparisons, set members, observations), more than the {} this relay accepts",
+                    self.max_pattern_terms
+                ));
+            }
         }
         self.walk(object, &mut String::new())
     }
@@ -90,6 +106,7 @@ mod tests {
             max_objects: 10,
             max_string_bytes: 8,
             max_pattern_bytes: 20,
+            max_pattern_terms: 3,
         };
         assert!(b.check_object(&json!({"name": "short"})).is_ok());
         let e = b
@@ -100,5 +117,22 @@ mod tests {
             .check_object(&json!({"pattern": "[ipv4-addr:value = '1.2.3.4']"}))
             .unwrap_err();
         assert!(e.starts_with("pattern:"), "{e}");
+        let wide = Bounds {
+            max_pattern_bytes: 1000,
+            ..b
+        };
+        // One observation with two comparisons: 3 terms, at the bound.
+        assert!(
+            wide.check_object(&json!({"pattern": "[a:b = 1 OR a:b = 2]"}))
+                .is_ok()
+        );
+        let e = wide
+            .check_object(&json!({"pattern": "[a:b IN (1, 2, 3)]"}))
+            .unwrap_err();
+        assert!(e.starts_with("pattern: 4 terms"), "{e}");
+        let e = wide
+            .check_object(&json!({"pattern": "[a:b = 1] AND [a:b = 2]"}))
+            .unwrap_err();
+        assert!(e.starts_with("pattern: 4 terms"), "{e}");
     }
 }

@@ -37,7 +37,7 @@ pub use feed::{
     Feed, FeedKind, FeedSettings, Grant, Grantee, GranteeName, NewFeed, Severity, Volume,
 };
 pub use org::{NewOrg, Org, OrgKind, Sector, TrustGroup};
-pub use principal::{Principal, Role, UserInfo};
+pub use principal::{Origin, Principal, Role, UserInfo};
 pub use query::{ObjectPage, ObjectQuery, StoredObject, VersionFilter};
 pub use service::{Operations, Relay, RelayConfig, RetryConfig};
 pub use status::{Status, StatusDetail};

@@ -78,6 +78,25 @@ pub struct Principal {
     pub profile: crate::profile::Profile,
 }
 
+/// Where a request came from, as the transport saw it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The client's address (behind a reverse proxy, the proxy's).
+    pub address: Option<String>,
+    /// The SHA-256 fingerprint (lower-case hex) of the certificate the client presented on a
+    /// TLS connection, once verified against the configured client CA.
+    pub client_cert: Option<String>,
+}
+
+impl Origin {
+    pub fn from_address(address: Option<String>) -> Origin {
+        Origin {
+            address,
+            client_cert: None,
+        }
+    }
+}
+
 impl Principal {
     pub fn is_isac_admin(&self) -> bool {
         self.role == Role::IsacAdmin

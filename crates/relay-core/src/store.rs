@@ -452,6 +452,23 @@ pub trait Store: Send + Sync + 'static {
         progress: crate::federation::PeerProgress,
     ) -> Result<(), StoreError>;
 
+    /// Takes or renews the lease on the background job `job` for `holder` until `until`, if it
+    /// is free, expired at `now`, or already `holder`'s. Returns whether `holder` holds it, so
+    /// that a job runs on one relay node at a time when several share one database.
+    async fn lease(
+        &self,
+        job: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Wakes on commits made by other processes sharing this database (`None`: every commit
+    /// is made in this process, which wakes its own waiters).
+    fn commit_signal(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
+
     /// Current versions, in the given feeds and visible there, of the objects naming `id` in
     /// a reference property (`*_ref`, `*_refs`; not `created_by_ref` or markings), newest
     /// first.

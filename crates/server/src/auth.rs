@@ -9,7 +9,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use base64::Engine as _;
 use relay_core::service::Credentials;
-use relay_core::{Error, Principal};
+use relay_core::{Error, Origin, Principal};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -38,6 +38,32 @@ fn credentials(parts: &Parts) -> Option<Credentials> {
     None
 }
 
+/// Where a request came from: the peer's address (behind a reverse proxy, the proxy's) and
+/// the client certificate presented on its TLS connection, if any.
+pub(crate) fn origin(parts: &Parts) -> Origin {
+    Origin {
+        address: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string()),
+        client_cert: parts
+            .extensions
+            .get::<crate::PeerCert>()
+            .map(|c| c.0.clone()),
+    }
+}
+
+/// The request's `Origin`, as an extractor.
+pub(crate) struct FromOrigin(pub Origin);
+
+impl<S: Send + Sync> FromRequestParts<S> for FromOrigin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(FromOrigin(origin(parts)))
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -46,12 +72,7 @@ impl FromRequestParts<AppState> for Caller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let creds = credentials(parts).ok_or(Error::Unauthenticated)?;
-        // The peer's address, when served over TCP; behind a reverse proxy it is the proxy's.
-        let source = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
-        let who = state.relay.authenticate(&creds, source).await?;
+        let who = state.relay.authenticate(&creds, origin(parts)).await?;
         if who.role == relay_core::Role::Scanner
             && !crate::api::notice::scanner_may(&parts.method, parts.uri.path())
         {

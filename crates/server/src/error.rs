@@ -21,6 +21,14 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     /// No route matches the path, or the method is not allowed on it.
     NoRoute(StatusCode, String),
+    /// More connections than the relay takes: 503, retry in a second, connection closed.
+    Overloaded(String),
+    /// The request took longer than the relay gives one: 408 when its body had not all
+    /// arrived (a slow client), else 503 (a slow answer). The connection is closed.
+    TimedOut {
+        body_complete: bool,
+        secs: u64,
+    },
 }
 
 impl From<Error> for ApiError {
@@ -74,6 +82,43 @@ impl IntoResponse for ApiError {
                     status.canonical_reason().unwrap_or("Error"),
                     Some(d),
                 );
+            }
+            ApiError::Overloaded(d) => {
+                let mut resp = render(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service Unavailable",
+                    Some(d),
+                );
+                let h = resp.headers_mut();
+                h.insert(header::RETRY_AFTER, HeaderValue::from(1));
+                h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+                return resp;
+            }
+            ApiError::TimedOut {
+                body_complete,
+                secs,
+            } => {
+                let (status, title, d) = if body_complete {
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "Service Unavailable",
+                        format!(
+                            "the answer took longer than the {secs} s this relay gives a request; retry later or ask for less (a smaller limit, a narrower filter)"
+                        ),
+                    )
+                } else {
+                    (
+                        StatusCode::REQUEST_TIMEOUT,
+                        "Request Timeout",
+                        format!(
+                            "the request's body did not arrive within the {secs} s this relay gives a request"
+                        ),
+                    )
+                };
+                let mut resp = render(status, title, Some(d));
+                resp.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                return resp;
             }
             ApiError::Service(e) => e,
         };

@@ -5,6 +5,7 @@
 mod api;
 mod auth;
 mod error;
+mod listen;
 mod media;
 mod prom;
 mod taxii;
@@ -20,6 +21,7 @@ use tokio::net::TcpListener;
 
 pub use api::openapi::document as openapi_document;
 pub use error::ApiError;
+pub use listen::{ConnLimits, PeerCert, Tls, TlsError, TlsFiles};
 
 /// Settings of the HTTP front end.
 #[derive(Debug, Clone)]
@@ -37,6 +39,14 @@ pub struct ServerConfig {
     /// Query parameters one request may carry, and the query string's length in bytes.
     pub max_query_params: usize,
     pub max_query_bytes: usize,
+    /// Serve HTTPS with this certificate and key (and ask for client certificates of this
+    /// CA); `None`: plain HTTP, for a reverse proxy in front.
+    pub tls: Option<TlsFiles>,
+    /// Connections open at once, handshake and header time, idle time.
+    pub connections: ConnLimits,
+    /// The longest one request may take until its answer starts (a live stream or an export
+    /// then goes on as long as it sends).
+    pub request_timeout: std::time::Duration,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +60,9 @@ impl Default for ServerConfig {
             secure_cookies: false,
             max_query_params: 64,
             max_query_bytes: 8192,
+            tls: None,
+            connections: ConnLimits::default(),
+            request_timeout: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -85,7 +98,12 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             bounded_query,
         ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), timed))
         .layer(axum::middleware::from_fn(close_after_refused_body))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security_headers,
+        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             error::panic_response,
         ))
@@ -117,6 +135,98 @@ async fn bounded_query(
     next.run(req).await
 }
 
+/// Bounds the time from a request's arrival to its answer's start (`request_timeout`). The
+/// request's body is watched, so that a client too slow to send it gets 408 and a request too
+/// slow to answer 503.
+async fn timed(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let limit = state.config.request_timeout;
+    let (parts, body) = req.into_parts();
+    let (body, complete) = WatchedBody::new(body);
+    let req = axum::extract::Request::from_parts(parts, axum::body::Body::new(body));
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => ApiError::TimedOut {
+            body_complete: complete.load(std::sync::atomic::Ordering::Relaxed),
+            secs: limit.as_secs(),
+        }
+        .into_response(),
+    }
+}
+
+/// A request body that notes when it has all been read.
+struct WatchedBody {
+    inner: axum::body::Body,
+    complete: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl WatchedBody {
+    fn new(inner: axum::body::Body) -> (Self, Arc<std::sync::atomic::AtomicBool>) {
+        use http_body::Body as _;
+        let complete = Arc::new(std::sync::atomic::AtomicBool::new(inner.is_end_stream()));
+        (
+            WatchedBody {
+                inner,
+                complete: complete.clone(),
+            },
+            complete,
+        )
+    }
+}
+
+impl http_body::Body for WatchedBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let this = self.get_mut();
+        let r = std::pin::Pin::new(&mut this.inner).poll_frame(cx);
+        if matches!(r, std::task::Poll::Ready(None)) {
+            this.complete
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        r
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Headers every answer carries: no content-type sniffing, no referrer, and on HTTPS, HSTS
+/// (browsers then never try the relay over plain HTTP). The web pages add their own CSP.
+async fn security_headers(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    h.entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("no-referrer"));
+    if state.config.tls.is_some() {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    resp
+}
+
 /// A request refused before its body was read (too large, unauthenticated, wrong media type)
 /// leaves the unread body on the connection; the answer says `Connection: close` so that
 /// keep-alive clients open a new connection instead of finding this one closed under them.
@@ -144,15 +254,25 @@ async fn close_after_refused_body(
 pub struct App {
     listener: TcpListener,
     router: Router,
+    tls: Option<Tls>,
+    connections: ConnLimits,
 }
 
 impl App {
-    /// Binds the listener (port 0 picks a free port) and builds the routes.
+    /// Binds the listener (port 0 picks a free port), reads the TLS files if any, and builds
+    /// the routes.
     pub async fn build(
         listen: SocketAddr,
         relay: Relay,
-        config: ServerConfig,
+        mut config: ServerConfig,
     ) -> std::io::Result<App> {
+        let tls = match &config.tls {
+            Some(files) => Some(Tls::load(files.clone()).map_err(std::io::Error::other)?),
+            None => None,
+        };
+        // Over HTTPS the session cookie is never sent in the clear.
+        config.secure_cookies |= tls.is_some();
+        let connections = config.connections.clone();
         let listener = TcpListener::bind(listen).await?;
         let sender = api::push::ReqwestSender::new().map_err(std::io::Error::other)?;
         relay
@@ -181,24 +301,64 @@ impl App {
         Ok(App {
             listener,
             router: router(state),
+            tls,
+            connections,
         })
+    }
+
+    /// Whether the server speaks HTTPS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    /// Serves until `shutdown` resolves, then finishes the requests in flight. With TLS, a
+    /// SIGHUP reads the certificate and key files again (a failure is logged and the files in
+    /// use stay).
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(
+        let reloader = self
+            .tls
+            .clone()
+            .map(|tls| tokio::spawn(reload_on_hangup(tls)));
+        let served = listen::serve(
             self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
+            self.router,
+            self.tls,
+            self.connections,
+            shutdown,
         )
-        .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+        if let Some(r) = reloader {
+            r.abort();
+        }
+        served
     }
+}
+
+#[cfg(unix)]
+async fn reload_on_hangup(tls: Tls) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP: the TLS files are read only at start");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        match tls.reload() {
+            Ok(()) => tracing::info!("SIGHUP: TLS certificate and key read again"),
+            Err(e) => {
+                tracing::error!(error = %e, "SIGHUP: TLS files not reloaded, the ones in use stay")
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn reload_on_hangup(_tls: Tls) {
+    std::future::pending::<()>().await
 }

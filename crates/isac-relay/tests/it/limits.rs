@@ -14,6 +14,7 @@ fn small() -> relay_core::RelayConfig {
             max_objects: 10,
             max_string_bytes: 1024,
             max_pattern_bytes: 256,
+            max_pattern_terms: 12,
         },
         ..relay_core::RelayConfig::default()
     }
@@ -48,8 +49,15 @@ async fn requests_out_of_bounds_are_refused_and_change_nothing() {
         .map(|i| format!("ipv4-addr:value = '10.0.0.{i}'"))
         .collect();
     long_pattern["pattern"] = json!(format!("[{}]", ors.join(" OR ")));
+    // Short, but with more terms than the bound: 20 addresses in one set.
+    let mut wide_pattern = indicator(&new_id("indicator"), "2026-01-01T00:00:00.000Z");
+    let set: Vec<String> = (0..20).map(|i| format!("'10.0.1.{i}'")).collect();
+    wide_pattern["pattern"] = json!(format!("[ipv4-addr:value IN ({})]", set.join(",")));
+    assert!(wide_pattern["pattern"].as_str().unwrap().len() < 256);
     let fine = indicator(&new_id("indicator"), "2026-01-01T00:00:00.000Z");
-    let status = app.post_ok(&[long_name, long_pattern, fine]).await;
+    let status = app
+        .post_ok(&[long_name, long_pattern, wide_pattern, fine])
+        .await;
     assert_eq!(status["success_count"], 1, "{status}");
     let reasons: Vec<&str> = status["failures"]
         .as_array()
@@ -64,7 +72,15 @@ async fn requests_out_of_bounds_are_refused_and_change_nothing() {
         "{reasons:?}"
     );
     assert!(
-        reasons.iter().any(|m| m.contains("]: pattern: ")),
+        reasons
+            .iter()
+            .any(|m| m.contains("]: pattern: ") && m.contains(" bytes")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|m| m.contains("]: pattern: 21 terms") && m.contains("than the 12")),
         "{reasons:?}"
     );
     assert_eq!(count(&app).await, 1);

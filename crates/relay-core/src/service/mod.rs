@@ -34,7 +34,7 @@ pub use push::{LiveEvent, RetryConfig, WebhookSender};
 use crate::audit::AuditEntry;
 use crate::error::Error;
 use crate::org::{OPERATOR_ORG, OrgKind};
-use crate::principal::{Principal, Role};
+use crate::principal::{Origin, Principal, Role};
 use crate::query::PageLimits;
 use crate::store::Store;
 use crate::throttle::{LoginThrottle, ThrottleConfig, ThrottleKey};
@@ -43,7 +43,7 @@ use crate::token::{self, TokenHasher};
 /// The name of the administrator account created on first start.
 pub const ADMIN_USER: &str = "admin";
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RelayConfig {
     /// The largest request body accepted, advertised as the API root's `max_content_length`.
     pub max_content_length: usize,
@@ -56,6 +56,9 @@ pub struct RelayConfig {
     pub webhook_retry: RetryConfig,
     /// Objects per envelope, string and pattern lengths.
     pub bounds: crate::bounds::Bounds,
+    /// Organisations (by name) that authenticate with a client certificate as well as a
+    /// token or password: the SHA-256 fingerprints (lower-case hex) of their certificates.
+    pub client_certs: std::collections::HashMap<String, Vec<String>>,
 }
 
 impl Default for RelayConfig {
@@ -70,6 +73,7 @@ impl Default for RelayConfig {
             throttle: ThrottleConfig::default(),
             webhook_retry: RetryConfig::default(),
             bounds: crate::bounds::Bounds::default(),
+            client_certs: std::collections::HashMap::new(),
         }
     }
 }
@@ -150,11 +154,16 @@ impl Relay {
     ///
     /// Failures are counted per account and per source address; past the limit every attempt
     /// is refused with `TooManyAttempts` until the window passes. Each failure is audited.
+    ///
+    /// An organisation configured with client certificates is let in only over a connection
+    /// that presented one of them; otherwise it is a failure like a wrong password, and the
+    /// caller (who did hold valid credentials) is told why.
     pub async fn authenticate(
         &self,
         credentials: &Credentials,
-        source: Option<String>,
+        origin: Origin,
     ) -> Result<Principal, Error> {
+        let source = origin.address;
         let account = match credentials {
             Credentials::Bearer(_) => None,
             Credentials::Basic { user, .. } => Some(user.clone()),
@@ -170,7 +179,21 @@ impl Relay {
                 retry_after: wait.as_secs(),
             });
         }
-        match self.try_credentials(credentials).await {
+        let attempt = match self.try_credentials(credentials).await {
+            Ok(p) => match self.config.client_certs.get(&p.org_name) {
+                Some(pinned)
+                    if !origin
+                        .client_cert
+                        .as_ref()
+                        .is_some_and(|c| pinned.iter().any(|f| f.eq_ignore_ascii_case(c))) =>
+                {
+                    Err(Failure::NoClientCert(p.org_name))
+                }
+                _ => Ok(p),
+            },
+            Err(f) => Err(f),
+        };
+        match attempt {
             Ok(mut p) => {
                 if let Some(a) = &account {
                     self.throttle.record_success(a);
@@ -179,9 +202,18 @@ impl Relay {
                 self.check_rates(&p)?;
                 Ok(p)
             }
-            Err(Failure::Refused(why)) => {
+            Err(failure) => {
+                let (mut detail, answer) = match failure {
+                    Failure::NoClientCert(org) => (
+                        format!("no client certificate of the organisation '{org}'"),
+                        Error::Forbidden(format!(
+                            "the organisation '{org}' signs in only with one of its client certificates; connect over TLS presenting it"
+                        )),
+                    ),
+                    Failure::Refused(why) => (why.to_owned(), Error::Unauthenticated),
+                    Failure::Other(e) => return Err(e),
+                };
                 let locked = self.throttle.record_failure(&keys, Instant::now());
-                let mut detail = why.to_owned();
                 if locked {
                     detail.push_str("; limit reached, further attempts are refused for a while");
                 }
@@ -204,9 +236,8 @@ impl Relay {
                 if let Err(e) = self.store.record(entry).await {
                     tracing::error!(error = %e, "cannot audit a failed login");
                 }
-                Err(Error::Unauthenticated)
+                Err(answer)
             }
-            Err(Failure::Other(e)) => Err(e),
         }
     }
 
@@ -332,5 +363,7 @@ const MAX_LOGGED_NAME: usize = 100;
 /// Why credentials were not accepted: refused (audited, counted), or the store failed.
 enum Failure {
     Refused(&'static str),
+    /// Valid credentials of an organisation that also needs one of its client certificates.
+    NoClientCert(String),
     Other(Error),
 }

@@ -9,7 +9,7 @@ use stix::Timestamp;
 use super::{Credentials, Relay};
 use crate::audit::AuditEntry;
 use crate::error::Error;
-use crate::principal::Principal;
+use crate::principal::{Origin, Principal};
 use crate::store::{Change, NewToken};
 use crate::token;
 
@@ -41,7 +41,7 @@ impl Relay {
         &self,
         user: &str,
         password: &str,
-        source: Option<String>,
+        origin: Origin,
     ) -> Result<Session, Error> {
         let who = self
             .authenticate(
@@ -49,7 +49,7 @@ impl Relay {
                     user: user.to_owned(),
                     password: password.to_owned(),
                 },
-                source,
+                origin,
             )
             .await?;
         let mut expires =
@@ -95,8 +95,8 @@ impl Relay {
     }
 
     /// The principal of a live session.
-    pub async fn session(&self, secret: &str, source: Option<String>) -> Result<Principal, Error> {
-        self.authenticate(&Credentials::Bearer(secret.to_owned()), source)
+    pub async fn session(&self, secret: &str, origin: Origin) -> Result<Principal, Error> {
+        self.authenticate(&Credentials::Bearer(secret.to_owned()), origin)
             .await
     }
 

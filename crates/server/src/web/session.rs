@@ -3,9 +3,7 @@
 //! anti-forgery check of every form. A session is a token of the user's own
 //! (`Relay::open_session`), so it is checked like any token and revoked at logout.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Form, FromRequestParts, Path, Query, State};
+use axum::extract::{Form, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -58,13 +56,6 @@ pub fn local_path(p: &str) -> &str {
 
 fn encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-fn peer(parts: &Parts) -> Option<String> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(a)| a.ip().to_string())
 }
 
 /// Whether cookies must be `Secure`: the configuration says so, or the proxy in front says the
@@ -165,7 +156,11 @@ impl FromRequestParts<AppState> for Web {
         let Some(secret) = cookie_value(&parts.headers, SESSION_COOKIE) else {
             return Err(to_login(&path));
         };
-        match state.relay.session(&secret, peer(parts)).await {
+        match state
+            .relay
+            .session(&secret, crate::auth::origin(parts))
+            .await
+        {
             Ok(who) => Ok(Web {
                 who,
                 secret,
@@ -279,7 +274,7 @@ pub struct LoginForm {
 pub async fn login(
     State(s): State<AppState>,
     v: Visitor,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    crate::auth::FromOrigin(origin): crate::auth::FromOrigin,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
@@ -297,11 +292,7 @@ pub async fn login(
             StatusCode::FORBIDDEN,
         );
     }
-    match s
-        .relay
-        .open_session(&f.user, &f.password, Some(addr.ip().to_string()))
-        .await
-    {
+    match s.relay.open_session(&f.user, &f.password, origin).await {
         Ok(session) => {
             let mut resp = Redirect::to(local_path(&next)).into_response();
             let max_age = relay_core::service::SESSION_HOURS * 3600;

@@ -139,6 +139,29 @@ pub fn path_warnings(tree: &ObservationExpr) -> Vec<String> {
     out
 }
 
+/// How many terms a pattern holds: each comparison and `EXISTS` counts one, a set `IN (...)`
+/// one per member, each observation one. What evaluating or translating a pattern costs grows
+/// with it, so the relay bounds it (nesting is bounded by the parser).
+pub fn terms(tree: &ObservationExpr) -> usize {
+    fn comparison(c: &ComparisonExpr) -> usize {
+        match c {
+            ComparisonExpr::Binary { left, right, .. } => comparison(left) + comparison(right),
+            ComparisonExpr::Group { inner, .. } => comparison(inner),
+            ComparisonExpr::Test(t) => match &t.value {
+                Literal::Set(items) => items.len().max(1),
+                _ => 1,
+            },
+            ComparisonExpr::Exists { .. } => 1,
+        }
+    }
+    match tree {
+        ObservationExpr::Observation { comparison: c, .. } => 1 + comparison(c),
+        ObservationExpr::Group { inner, .. } => terms(inner),
+        ObservationExpr::Qualified { expr, .. } => terms(expr),
+        ObservationExpr::Binary { left, right, .. } => terms(left) + terms(right),
+    }
+}
+
 fn collect_paths<'a>(e: &'a ObservationExpr, out: &mut Vec<&'a ObjectPath>) {
     fn comparison<'a>(c: &'a ComparisonExpr, out: &mut Vec<&'a ObjectPath>) {
         match c {

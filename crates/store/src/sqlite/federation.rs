@@ -169,3 +169,29 @@ pub fn record_progress(conn: &Connection, peer: i64, p: &PeerProgress) -> Result
     }
     Ok(())
 }
+
+/// Takes or renews `job`'s lease for `holder` when it is free, expired at `now`, or already
+/// `holder`'s; returns whether `holder` holds it now.
+pub fn lease(
+    conn: &Connection,
+    job: &str,
+    holder: &str,
+    now: Timestamp,
+    until: Timestamp,
+) -> Result<bool, StoreError> {
+    let held: Option<String> = conn
+        .prepare_cached(
+            "INSERT INTO leases (job, holder, until) VALUES (?1, ?2, ?4)
+             ON CONFLICT (job) DO UPDATE SET holder = excluded.holder, until = excluded.until
+               WHERE leases.until <= ?3 OR leases.holder = excluded.holder
+             RETURNING holder",
+        )
+        .map_err(internal)?
+        .query_row(
+            params![job, holder, now.as_micros(), until.as_micros()],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(internal)?;
+    Ok(held.as_deref() == Some(holder))
+}

@@ -68,6 +68,11 @@ pub const STEPS: &[(&str, &str, Option<Finish>)] = &[
         include_str!("../../migrations/sqlite/0011_observable_ranges.sql"),
         Some(super::objects::fill_ranges),
     ),
+    (
+        "0012_leases",
+        include_str!("../../migrations/sqlite/0012_leases.sql"),
+        None,
+    ),
 ];
 
 pub fn run(conn: &Connection, path: &Path) -> Result<(), StoreOpenError> {

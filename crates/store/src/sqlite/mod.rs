@@ -545,6 +545,18 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn lease(
+        &self,
+        job: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let (job, holder) = (job.to_owned(), holder.to_owned());
+        self.write(move |conn| federation::lease(conn, &job, &holder, now, until))
+            .await
+    }
+
     async fn list_webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
         self.read(feeds::list_webhooks).await
     }

@@ -58,6 +58,7 @@ mod sqlite {
         references_and_backward_pages,
         peers_and_their_progress,
         addresses_inside_a_network,
+        leases_hold_one_job_for_one_holder,
     );
 
     /// The audit table refuses updates and deletes, whoever opens the file.

@@ -2457,3 +2457,53 @@ pub async fn addresses_inside_a_network(store: Arc<dyn Store>) {
         ["198.51.100.128/25"]
     );
 }
+
+pub async fn leases_hold_one_job_for_one_holder(store: Arc<dyn Store>) {
+    let t = |s: u32| Timestamp::from_micros(i64::from(s) * 1_000_000);
+    // Free: the first node takes it; the second cannot while it lasts.
+    assert!(
+        store
+            .lease("webhooks", "node-a", t(0), t(30))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .lease("webhooks", "node-b", t(10), t(40))
+            .await
+            .unwrap()
+    );
+    // Another job is another lease.
+    assert!(
+        store
+            .lease("federation", "node-b", t(10), t(40))
+            .await
+            .unwrap()
+    );
+    // The holder renews it; the other still cannot take it before the renewed end.
+    assert!(
+        store
+            .lease("webhooks", "node-a", t(20), t(50))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .lease("webhooks", "node-b", t(45), t(75))
+            .await
+            .unwrap()
+    );
+    // Once it has passed unrenewed (node-a died), node-b takes it, and node-a has lost it.
+    assert!(
+        store
+            .lease("webhooks", "node-b", t(50), t(80))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .lease("webhooks", "node-a", t(60), t(90))
+            .await
+            .unwrap()
+    );
+}
