@@ -14,6 +14,8 @@ use clap::{Args, Parser, Subcommand};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
+mod soak;
+
 const TAXII: &str = "application/taxii+json;version=2.1";
 
 #[derive(Parser)]
@@ -100,6 +102,16 @@ enum Cmd {
         /// Pause between posts, in milliseconds.
         #[arg(long, default_value_t = 50)]
         gap_ms: u64,
+    },
+    /// Many clients mixing polls, posts and live streams for a while (see `soak.rs`).
+    Soak(soak::SoakArgs),
+    /// Pages through the collection and reports which of the acknowledged ids (a file of
+    /// `soak --acked`) are missing.
+    Verify {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        acked: std::path::PathBuf,
     },
 }
 
@@ -489,5 +501,7 @@ async fn main() -> Result<()> {
             posts,
             gap_ms,
         } => sse(target, events, subscribers, posts, gap_ms).await,
+        Cmd::Soak(args) => soak::soak(args).await,
+        Cmd::Verify { target, acked } => soak::verify(target, acked).await,
     }
 }
