@@ -36,6 +36,32 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== Python tools (taxii2-client, stix2, suricata-check) in .venv-interop"
 bash tests/interop/run.sh --setup-only
 
+echo "== a throwaway PostgreSQL cluster for the store's PostgreSQL tests"
+# The store's conformance suite runs on PostgreSQL too, each test in a database of its own on
+# this cluster (DATABASE_URL). initdb refuses to run as root, so as root the cluster belongs to
+# the postgres user. It listens on 127.0.0.1 only, on a free port, and goes when this script
+# ends, whatever happens.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || {
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+}
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+as_postgres() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+PGTMP=$(mktemp -d)
+stop_postgres() {
+  as_postgres "$PGBIN/pg_ctl" -D "$PGTMP/data" -m fast -w stop >/dev/null 2>&1 || true
+  rm -rf "$PGTMP"
+}
+trap stop_postgres EXIT
+[ "$(id -u)" = 0 ] && chown postgres:postgres "$PGTMP"
+as_postgres "$PGBIN/initdb" -D "$PGTMP/data" -U postgres -A trust -E UTF8 --no-locale --no-sync >/dev/null
+PGPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+as_postgres "$PGBIN/pg_ctl" -D "$PGTMP/data" -l "$PGTMP/server.log" -w -t 30 \
+  -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $PGTMP" start >/dev/null
+export DATABASE_URL="postgres://postgres@127.0.0.1:$PGPORT/postgres"
+echo "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PGPORT"
+
 echo "== Rust unit and integration tests"
 cargo test --workspace --locked
 

@@ -76,6 +76,11 @@ pub const STEPS: &[(&str, &str, Option<Finish>)] = &[
 ];
 
 pub fn run(conn: &Connection, path: &Path) -> Result<(), StoreOpenError> {
+    run_to(conn, path, STEPS.len() as i64)
+}
+
+/// Applies the steps up to `target` (no further), as the release whose last step it was did.
+pub fn run_to(conn: &Connection, path: &Path, target: i64) -> Result<(), StoreOpenError> {
     let err = |source| StoreOpenError::Migrate {
         path: path.to_owned(),
         source,
@@ -91,7 +96,8 @@ pub fn run(conn: &Connection, path: &Path) -> Result<(), StoreOpenError> {
             known,
         });
     }
-    for (i, (name, sql, finish)) in STEPS.iter().enumerate().skip(current as usize) {
+    let steps = STEPS.iter().take(target.clamp(0, known) as usize);
+    for (i, (name, sql, finish)) in steps.enumerate().skip(current as usize) {
         let version = i as i64 + 1;
         tracing::info!(step = name, "migrating the database schema");
         let step = || -> rusqlite::Result<()> {

@@ -212,6 +212,22 @@ impl SqliteStore {
         })
     }
 
+    /// Leaves the database in `data_dir` at schema `version`, as the release whose last
+    /// migration that was left it (token key included), and closes it. For the tests of
+    /// upgrades from every earlier release: they write that release's data into it, then open
+    /// it with `open`.
+    #[doc(hidden)]
+    pub fn create_at_version(data_dir: &Path, version: i64) -> Result<(), StoreOpenError> {
+        let path = data_dir.join(DB_FILE);
+        let conn = Connection::open(&path).map_err(|source| StoreOpenError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        migrations::run_to(&conn, &path, version)?;
+        ensure_token_key(&conn).map_err(|source| StoreOpenError::Open { path, source })?;
+        Ok(())
+    }
+
     /// Runs `f` in the writer's next group commit and returns its result once committed.
     async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
     where

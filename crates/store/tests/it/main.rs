@@ -1,7 +1,45 @@
 //! The storage conformance suite: every engine must pass the same tests. `suite` holds them,
-//! written against `dyn Store`; each engine module runs all of them on a fresh store.
+//! written against `dyn Store`; `suite_tests!` names each of them once, and each engine module
+//! instantiates that one list on a fresh store of its own, so an engine cannot miss a test.
 
+mod engines_agree;
+mod postgres;
 mod suite;
+mod upgrade;
+
+/// Instantiates `$engine!` with the name of every conformance test in `suite`.
+#[macro_export]
+macro_rules! suite_tests {
+    ($engine:ident) => {
+        $engine!(
+            admin_bootstrap_and_token_lookup,
+            feeds_are_unique_and_found_by_id_or_name,
+            versions_keep_first_and_last_whatever_the_order,
+            duplicates_store_nothing_new,
+            date_added_is_strictly_increasing_under_concurrency,
+            queries_page_by_cursor_and_filter,
+            delete_remarks_first_and_last,
+            status_is_kept,
+            closed_store_refuses_work,
+            observables_are_indexed_per_current_version,
+            tokens_expire_and_are_revoked,
+            visibility_in_queries_agrees_with_the_policy,
+            changes_are_checked_and_audited,
+            feeds_share_one_cursor,
+            corroboration_counts_distinct_posters,
+            catalogue_settings_round_trip,
+            exports_follow_current_versions,
+            applied_lists_replace_and_expire,
+            allowlist_and_assets_round_trip,
+            campaigns_and_findings,
+            metrics_from_a_known_history,
+            references_and_backward_pages,
+            peers_and_their_progress,
+            addresses_inside_a_network,
+            leases_hold_one_job_for_one_holder,
+        );
+    };
+}
 
 mod sqlite {
     use std::sync::Arc;
@@ -33,33 +71,7 @@ mod sqlite {
         )*};
     }
 
-    on_sqlite!(
-        admin_bootstrap_and_token_lookup,
-        feeds_are_unique_and_found_by_id_or_name,
-        versions_keep_first_and_last_whatever_the_order,
-        duplicates_store_nothing_new,
-        date_added_is_strictly_increasing_under_concurrency,
-        queries_page_by_cursor_and_filter,
-        delete_remarks_first_and_last,
-        status_is_kept,
-        closed_store_refuses_work,
-        observables_are_indexed_per_current_version,
-        tokens_expire_and_are_revoked,
-        visibility_in_queries_agrees_with_the_policy,
-        changes_are_checked_and_audited,
-        feeds_share_one_cursor,
-        corroboration_counts_distinct_posters,
-        catalogue_settings_round_trip,
-        exports_follow_current_versions,
-        applied_lists_replace_and_expire,
-        allowlist_and_assets_round_trip,
-        campaigns_and_findings,
-        metrics_from_a_known_history,
-        references_and_backward_pages,
-        peers_and_their_progress,
-        addresses_inside_a_network,
-        leases_hold_one_job_for_one_holder,
-    );
+    crate::suite_tests!(on_sqlite);
 
     /// The audit table refuses updates and deletes, whoever opens the file.
     #[tokio::test]
