@@ -419,6 +419,10 @@ impl Federation {
                 () = &mut shutdown => return,
                 _ = tick.tick() => {}
             }
+            // One node runs the peers; the others take over if it stops.
+            if !self.relay.hold("federation").await {
+                continue;
+            }
             tokio::select! {
                 () = &mut shutdown => return,
                 r = self.run_due() => {

@@ -55,7 +55,18 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Backup and restore copy the embedded database; a PostgreSQL store has its own tools.
+fn embedded_only(data: &DataArgs, what: &str) -> Result<()> {
+    if crate::load_config(data, None)?.store.is_some() {
+        bail!(
+            "this relay keeps its data in PostgreSQL (store): {what} it with PostgreSQL's own tools (pg_dump, pg_restore, or a replica), not with isac-relay"
+        );
+    }
+    Ok(())
+}
+
 pub async fn backup(dest: PathBuf, data: DataArgs) -> Result<()> {
+    embedded_only(&data, "back up")?;
     if dest.exists() && std::fs::read_dir(&dest)?.next().is_some() {
         bail!(
             "{} exists and is not empty: a backup goes to a new directory",
@@ -92,6 +103,7 @@ pub async fn backup(dest: PathBuf, data: DataArgs) -> Result<()> {
 }
 
 pub async fn restore(src: PathBuf, force: bool, data: DataArgs) -> Result<()> {
+    embedded_only(&data, "restore")?;
     let manifest: Manifest = serde_json::from_slice(
         &std::fs::read(src.join(MANIFEST))
             .with_context(|| format!("{} is not a backup: no {MANIFEST}", src.display()))?,

@@ -15,6 +15,10 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// The data directory: the embedded database lives here.
     pub data: PathBuf,
+    /// A PostgreSQL database (`postgres://USER[:PASSWORD]@HOST[:PORT]/DB`) to keep everything
+    /// in instead of the embedded SQLite file, shared by every relay node pointed at it; the
+    /// data directory is then not used.
+    pub store: Option<String>,
     /// The address `serve` listens on; port 0 picks a free port.
     pub listen: SocketAddr,
     pub taxii: TaxiiConfig,
@@ -129,6 +133,7 @@ impl Default for Config {
         let server = server::ServerConfig::default();
         Config {
             data: PathBuf::from("./isac-relay-data"),
+            store: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             taxii: TaxiiConfig {
                 api_root: server.api_root,
@@ -180,6 +185,8 @@ pub struct Overrides {
     pub data: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
 }
 
 /// Environment variables that are read elsewhere and are not configuration keys.
@@ -201,6 +208,18 @@ pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, Box<fi
         .merge(Serialized::defaults(overrides))
         .extract()
         .map_err(Box::new)
+}
+
+/// A configuration from TOML text over the defaults (no environment, no flags), checked: what
+/// a configuration file alone makes. For the fuzz target of configuration files and its
+/// corpus replay.
+pub fn from_toml(text: &str) -> Result<Config, String> {
+    let config: Config = Figment::from(Serialized::defaults(Config::default()))
+        .merge(Toml::string(text))
+        .extract()
+        .map_err(|e| e.to_string())?;
+    config.check()?;
+    Ok(config)
 }
 
 impl Config {
@@ -292,6 +311,14 @@ impl Config {
         if w.retry_first_ms == 0 || w.retry_max_ms < w.retry_first_ms || w.batch == 0 {
             return Err("webhooks.retry_first_ms and webhooks.batch must be greater than 0, and webhooks.retry_max_ms at least retry_first_ms".into());
         }
+        if let Some(url) = &self.store
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(format!(
+                "store '{}' is not a PostgreSQL URL (postgres://USER@HOST:PORT/DATABASE); leave it out to use the embedded database in the data directory",
+                url.split('@').next_back().unwrap_or(url)
+            ));
+        }
         let l = &self.limits;
         if l.max_connections == 0
             || l.header_timeout_secs == 0
@@ -346,6 +373,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_store_must_be_a_postgresql_url_and_its_password_is_not_repeated() {
+        let pg = from_toml("store = \"postgres://relay:pw@db.example:5432/relay\"").unwrap();
+        assert_eq!(
+            pg.store.as_deref(),
+            Some("postgres://relay:pw@db.example:5432/relay")
+        );
+        let e = from_toml("store = \"mysql://relay:hunter2@db.example/relay\"").unwrap_err();
+        assert!(e.contains("not a PostgreSQL URL"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
     fn the_example_file_documents_the_defaults() {
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config.example.toml");
         let loaded: Config = Figment::new()
@@ -368,6 +407,7 @@ mod tests {
             let flags = Overrides {
                 listen: Some("127.0.0.1:0".parse().unwrap()),
                 data: None,
+                store: None,
             };
             let c = load(Some(Path::new("relay.toml")), &flags).unwrap();
             assert_eq!(c.listen.port(), 0);

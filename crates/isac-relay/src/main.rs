@@ -5,7 +5,6 @@
 mod admin_cmd;
 mod backup_cmd;
 mod catalogue_cmd;
-mod config;
 mod export_cmd;
 mod federation_cmd;
 mod metrics_cmd;
@@ -19,7 +18,10 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use relay_core::Relay;
-use store::SqliteStore;
+use relay_core::Store;
+use store::{PgStore, SqliteStore};
+
+use isac_relay::config;
 
 use crate::config::{Config, Overrides};
 
@@ -47,6 +49,10 @@ pub(crate) struct DataArgs {
     /// A TOML configuration file (see config.example.toml)
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Keep everything in this PostgreSQL database (postgres://USER@HOST:PORT/DB) instead of
+    /// the embedded one in the data directory
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -224,6 +230,7 @@ pub(crate) fn load_config(args: &DataArgs, listen: Option<std::net::SocketAddr>)
     let overrides = Overrides {
         data: args.data.clone(),
         listen,
+        store: args.store.clone(),
     };
     let config =
         config::load(args.config.as_deref(), &overrides).context("invalid configuration")?;
@@ -233,11 +240,18 @@ pub(crate) fn load_config(args: &DataArgs, listen: Option<std::net::SocketAddr>)
     Ok(config)
 }
 
-/// Opens the store in the data directory (creating it) and the services over it.
-async fn open(config: &Config) -> Result<(Relay, Arc<SqliteStore>)> {
-    std::fs::create_dir_all(&config.data)
-        .with_context(|| format!("cannot create the data directory {}", config.data.display()))?;
-    let store = Arc::new(SqliteStore::open(&config.data)?);
+/// Opens the store the configuration names: the PostgreSQL database of `store`, or else the
+/// embedded one in the data directory (created); and the services over it.
+async fn open(config: &Config) -> Result<(Relay, Arc<dyn Store>)> {
+    let store: Arc<dyn Store> = match &config.store {
+        Some(url) => Arc::new(PgStore::connect(url).await?),
+        None => {
+            std::fs::create_dir_all(&config.data).with_context(|| {
+                format!("cannot create the data directory {}", config.data.display())
+            })?;
+            Arc::new(SqliteStore::open(&config.data)?)
+        }
+    };
     let relay = Relay::open(store.clone(), config.relay()).await?;
     relay.ensure_default_feeds().await?;
     Ok((relay, store))
@@ -300,7 +314,7 @@ where
 {
     let (relay, store) = open(config).await?;
     let result = action(relay).await;
-    relay_core::Store::close(store.as_ref()).await;
+    store.close().await;
     result
 }
 
@@ -321,7 +335,14 @@ async fn serve(config: Config) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = app.local_addr()?;
-    tracing::info!(data = %display_dir(&config.data), "serving");
+    match &config.store {
+        // The URL may carry a password: only where it points is logged.
+        Some(url) => tracing::info!(
+            store = url.split('@').next_back().unwrap_or("postgres"),
+            "serving from PostgreSQL"
+        ),
+        None => tracing::info!(data = %display_dir(&config.data), "serving"),
+    }
     let scheme = if app.is_tls() { "https" } else { "http" };
     say(&format!("listening on {scheme}://{addr}"))?;
     // Peers are pulled from and pushed to as they fall due, until the server stops.
@@ -340,7 +361,7 @@ async fn serve(config: Config) -> Result<()> {
         tracing::warn!("a federation run did not stop in 15 s; it is cut");
         federation.abort();
     }
-    relay_core::Store::close(store.as_ref()).await;
+    store.close().await;
     served.context("the server stopped with an error")
 }
 

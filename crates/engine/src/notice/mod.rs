@@ -147,6 +147,13 @@ impl Notice {
         const BATCH: usize = 1_000;
         let mut shared: Option<SharedState> = None;
         loop {
+            // One node publishes; the others take over if it stops. A node that gains the
+            // lease reads the shared campaign's state afresh.
+            if !relay.hold("notice-publisher").await {
+                shared = None;
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                continue;
+            }
             let routed = self.route_shared(&admin, &mut shared, BATCH).await;
             let published = self.publish(&relay, &admin, BATCH).await;
             match (routed, published) {

@@ -16,6 +16,7 @@ mod limits;
 mod malformed;
 mod members;
 mod metrics;
+mod multinode;
 mod notice;
 mod openapi;
 mod paging;

@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use stix::Timestamp;
 
-pub use objects::SearchResult;
+pub use objects::{EnvelopeCheck, SearchResult, check_envelope};
 pub use push::{LiveEvent, RetryConfig, WebhookSender};
 
 use crate::audit::AuditEntry;
@@ -105,9 +105,31 @@ pub struct Relay {
     limits: Arc<crate::limits::Limits>,
     push: Arc<push::Push>,
     feed_sizes: Arc<ops::FeedSizes>,
+    /// This process, as the holder of job leases.
+    node: Arc<str>,
 }
 
+/// How long a node holds a background job's lease without renewing it: when a node dies, its
+/// jobs move to another within this time.
+const LEASE_MICROS: i64 = 30_000_000;
+
 impl Relay {
+    /// Whether this node runs the background job `job` now: takes or renews its lease in the
+    /// store, so that with several nodes on one database each job runs on one of them. Jobs
+    /// call it before each round (more often than the lease lasts); a store error counts as
+    /// not holding it.
+    pub async fn hold(&self, job: &str) -> bool {
+        let now = Timestamp::now();
+        let until = Timestamp::from_micros(now.as_micros() + LEASE_MICROS);
+        match self.store.lease(job, &self.node, now, until).await {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!(job, error = %e, "cannot take a job's lease");
+                false
+            }
+        }
+    }
+
     pub async fn open(store: Arc<dyn Store>, config: RelayConfig) -> Result<Relay, Error> {
         let key = store.token_key().await?;
         Ok(Relay {
@@ -117,6 +139,7 @@ impl Relay {
             limits: Arc::default(),
             push: Arc::default(),
             feed_sizes: Arc::default(),
+            node: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4()).into(),
             config,
         })
     }

@@ -222,9 +222,21 @@ impl Relay {
     }
 
     async fn tail(self, mut cursor: Timestamp) {
+        // Commits of other nodes on the same database (PostgreSQL), else only this node's.
+        let remote = self.store.commit_signal();
         loop {
+            let remote_commit = async {
+                match &remote {
+                    Some(signal) => signal.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 () = self.push.wake.notified() => {}
+                () = remote_commit => {
+                    // Webhooks wait on the commit counter: they read the store themselves.
+                    self.push.commits.send_modify(|n| *n = n.wrapping_add(1));
+                }
                 () = tokio::time::sleep(IDLE_POLL) => {}
             }
             loop {
@@ -486,6 +498,11 @@ impl Relay {
         let retry = self.config.webhook_retry;
         let mut failures = 0u32;
         loop {
+            // One node delivers a webhook; the others wait to take over if it stops.
+            if !self.hold(&format!("webhook:{id}")).await {
+                tokio::time::sleep(IDLE_POLL).await;
+                continue;
+            }
             let outcome = self.deliver_once(id, failures + 1).await;
             let wait = match outcome {
                 Ok(Round::Stop) => return,
