@@ -609,6 +609,67 @@ struct Prepared {
     per_feed: BTreeMap<String, usize>,
 }
 
+/// What a post of an envelope would store and refuse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeCheck {
+    /// Objects in the envelope.
+    pub total: usize,
+    /// Objects that would be stored, by feed name.
+    pub stored: BTreeMap<String, usize>,
+    /// Refused objects' messages, each naming its place in the envelope (`objects[i]: ...`).
+    pub refused: Vec<String>,
+}
+
+/// Reads and checks an envelope exactly as a post to the shipped aggregate feed does (routing
+/// by title to the shipped feeds, every one writable), storing nothing. Pure: for the fuzz
+/// target of envelopes and its corpus replay, which assert that every object is either
+/// stored or refused by its index, and that nothing panics.
+pub fn check_envelope(
+    body: &[u8],
+    validation: stix::ValidationOptions,
+    bounds: crate::bounds::Bounds,
+) -> Result<EnvelopeCheck, Error> {
+    let feeds: Vec<Feed> = crate::catalogue::shipped_feeds()
+        .into_iter()
+        .map(|f| Feed {
+            id: uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, f.name.as_bytes()).to_string(),
+            name: f.name,
+            description: f.description,
+            default_tlp: f.default_tlp,
+            severity: f.severity,
+            volume: f.volume,
+            kind: f.kind,
+            inbox: f.inbox,
+            retired: false,
+            grants: Vec::new(),
+        })
+        .collect();
+    let ingest = Ingest {
+        validation,
+        bounds,
+        destination: Destination::Routed {
+            writable: feeds.iter().map(|f| f.id.clone()).collect(),
+            feeds,
+            rules: Vec::new(),
+            inbox: None,
+        },
+        orgs_by_identity: HashMap::new(),
+        anonymise_as: None,
+        origin: Origin::default(),
+    };
+    let prepared = prepare_envelope(body, &ingest)?;
+    Ok(EnvelopeCheck {
+        total: prepared.draft.total_count as usize,
+        stored: prepared.per_feed,
+        refused: prepared
+            .draft
+            .failures
+            .into_iter()
+            .filter_map(|f| f.message)
+            .collect(),
+    })
+}
+
 /// Parses an envelope, routes and checks each object: the valid ones ready to store, the
 /// invalid or unroutable ones as failures of the status draft.
 fn prepare_envelope(body: &[u8], ingest: &Ingest) -> Result<Prepared, Error> {

@@ -75,3 +75,31 @@ fn register_corpus_numbers_lines_and_makes_valid_patterns() {
         }
     }
 }
+
+#[test]
+fn envelope_corpus_stores_or_refuses_each_object_once() {
+    let inputs = corpus("envelope");
+    assert!(inputs.len() > 50, "the envelope corpus is missing");
+    let bounds = relay_core::bounds::Bounds {
+        max_objects: 64,
+        max_string_bytes: 4096,
+        max_pattern_bytes: 1024,
+        max_pattern_terms: 32,
+    };
+    let mut checked = 0;
+    for (path, data) in inputs {
+        let Ok(c) = relay_core::service::check_envelope(&data, Default::default(), bounds) else {
+            continue;
+        };
+        checked += 1;
+        let stored: usize = c.stored.values().sum();
+        assert_eq!(stored + c.refused.len(), c.total, "{}", path.display());
+        assert!(
+            c.refused.iter().all(|m| m.starts_with("objects[")),
+            "{}: {:?}",
+            path.display(),
+            c.refused
+        );
+    }
+    assert!(checked > 10, "only {checked} inputs were envelopes at all");
+}
