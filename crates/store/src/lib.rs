@@ -3,9 +3,12 @@
 //! PostgreSQL (`PgStore`) lets several relay nodes share one database. Both have the same
 //! tables and migration steps, and pass one conformance suite (`tests/it`).
 //!
+//! `migrate` copies a relay from SQLite to PostgreSQL, checked table by table.
+//!
 //! Engine errors are turned into `StoreError` here, keeping their text out of client answers.
 
 mod codec;
+pub mod migrate;
 mod postgres;
 mod sqlite;
 

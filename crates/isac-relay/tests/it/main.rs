@@ -6,6 +6,7 @@ mod admin_cli;
 mod backup;
 mod browser;
 mod cli;
+mod config_corpus;
 mod connections;
 mod crash;
 mod exports;

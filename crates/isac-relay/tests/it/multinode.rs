@@ -276,3 +276,90 @@ async fn two_nodes_on_one_database_serve_stream_page_and_deliver_once() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_copies_a_relay_from_sqlite_to_postgresql() {
+    let Some(db) = Database::create().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut v: Vec<&str> = args.to_vec();
+        v.extend(["--data", d]);
+        crate::cli::ok(&v)
+    };
+    // The first start creates the administrator with TOKEN; then members are added offline.
+    let posted = {
+        let s = start(dir.path(), Some(TOKEN), &[], &[]);
+        let ids = post(&s.base, 20).await;
+        let mut more = post(&s.base, 20).await;
+        more.extend(ids);
+        more
+    };
+    run(&[
+        "org",
+        "add",
+        "TelcoA",
+        "--sector",
+        "telecom",
+        "--country",
+        "JP",
+    ]);
+    run(&["user", "add", "TelcoA", "alice", "--role", "analyst"]);
+    run(&["feed", "grant", "TEST", "--org", "TelcoA", "--read"]);
+    let alice = run(&["token", "create", "alice", "--name", "t"])
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+
+    // Into an empty database: every table reported, checked.
+    let out = crate::cli::ok(&["migrate", "--from", d, "--to", &db.url]);
+    assert!(out.contains("each checked by count and checksum"), "{out}");
+    let objects_line = out
+        .lines()
+        .find(|l| l.starts_with("objects "))
+        .unwrap_or_else(|| panic!("no objects table in {out}"));
+    assert!(objects_line.contains(" 40 rows"), "{objects_line}");
+    // A second copy into the same database is refused, naming why.
+    let again = crate::cli::run_cli(&["migrate", "--from", d, "--to", &db.url]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already holds relay data"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    // Served from PostgreSQL: the same tokens, members, rights and objects.
+    let empty = tempfile::tempdir().unwrap();
+    let pg = node(&db, empty.path());
+    let r = client()
+        .get(objects_url(&pg.base))
+        .bearer_auth(&alice)
+        .header("Accept", TAXII)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    let mut got: Vec<&str> = body["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    let mut want: Vec<&str> = posted.iter().map(String::as_str).collect();
+    got.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(got, want);
+    // New ids continue after the copied ones: a new organisation is created without clash.
+    let r = client()
+        .post(format!("{}/api/v1/orgs", pg.base))
+        .bearer_auth(TOKEN)
+        .json(&json!({"name": "BankZ", "sector": "finance", "country": "SG"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
+}
