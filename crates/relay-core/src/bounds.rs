@@ -118,6 +118,7 @@ mod tests {
             .unwrap_err();
         assert!(e.starts_with("pattern:"), "{e}");
         let wide = Bounds {
+            max_string_bytes: 1000,
             max_pattern_bytes: 1000,
             ..b
         };

@@ -242,3 +242,121 @@ mod tests {
         assert!(decode(&e.data[..e.data.len() - 3]).is_err());
     }
 }
+
+/// What changed of a finding after it was stored (`finding_state`), as both engines read it.
+#[derive(Debug, Default)]
+pub struct FindingState {
+    pub seen_more: u32,
+    pub first_observed: Option<i64>,
+    pub last_observed: Option<i64>,
+    pub detail: Option<String>,
+    pub status: Option<String>,
+    pub status_at: Option<i64>,
+    pub status_note: Option<String>,
+    pub changes: u32,
+}
+
+/// A finding's status: `new` until a state row says otherwise.
+pub fn status_of(
+    state: Option<&FindingState>,
+) -> Result<relay_core::notice::FindingStatus, StoreError> {
+    match state.and_then(|s| s.status.as_deref()) {
+        None => Ok(relay_core::notice::FindingStatus::New),
+        Some(s) => {
+            relay_core::notice::FindingStatus::parse(s).map_err(|e| StoreError::Internal(e.into()))
+        }
+    }
+}
+
+/// The network a finding matched: its address cut to the prefix length.
+pub fn prefix_text(r: &Record<'_>) -> String {
+    ipnet::IpNet::new(r.ip, r.prefix_len)
+        .map(|n| n.trunc().to_string())
+        .unwrap_or_else(|_| r.ip.to_string())
+}
+
+/// Where a stored finding belongs: the block's campaign and organisation.
+pub struct BlockOwner<'a> {
+    pub campaign: &'a str,
+    pub org: i64,
+    pub org_name: &'a str,
+}
+
+/// A finding as a member sees it: its record in a block, merged with what changed of it since.
+pub fn finding(
+    id: i64,
+    owner: &BlockOwner<'_>,
+    block: &Decoded<'_>,
+    r: &Record<'_>,
+    state: Option<&FindingState>,
+    status: relay_core::notice::FindingStatus,
+) -> Result<relay_core::notice::Finding, StoreError> {
+    let (protocol, finding) = block.kind(r)?;
+    let (mut first, mut last) = (block.first_observed(r), block.last_observed(r));
+    if let Some(s) = state {
+        first = first.min(s.first_observed.map_or(first, Timestamp::from_micros));
+        last = last.max(s.last_observed.map_or(last, Timestamp::from_micros));
+    }
+    Ok(relay_core::notice::Finding {
+        id,
+        campaign: owner.campaign.to_owned(),
+        org: owner.org,
+        org_name: owner.org_name.to_owned(),
+        prefix: prefix_text(r),
+        ip: r.ip.to_string(),
+        port: r.port,
+        protocol: protocol.to_owned(),
+        finding: finding.to_owned(),
+        first_observed: first,
+        last_observed: last,
+        times_seen: r.times_seen + state.map_or(0, |s| s.seen_more),
+        detail: state
+            .and_then(|s| s.detail.clone())
+            .or_else(|| r.detail.as_deref().map(str::to_owned)),
+        status,
+        status_at: state.and_then(|s| s.status_at).map(Timestamp::from_micros),
+        status_note: state.and_then(|s| s.status_note.clone()),
+        version: 1 + state.map_or(0, |s| s.changes),
+    })
+}
+
+/// A federation peer's credentials as stored (a JSON text column in both engines).
+pub fn auth_json(a: &relay_core::federation::PeerAuth) -> String {
+    use relay_core::federation::PeerAuth;
+    match a {
+        PeerAuth::None => serde_json::json!({"kind": "none"}),
+        PeerAuth::Basic { user, password } => {
+            serde_json::json!({"kind": "basic", "user": user, "password": password})
+        }
+        PeerAuth::Bearer(t) => serde_json::json!({"kind": "bearer", "token": t}),
+    }
+    .to_string()
+}
+
+pub fn auth_from(text: &str) -> relay_core::federation::PeerAuth {
+    use relay_core::federation::PeerAuth;
+    let v: serde_json::Value = serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
+    let s = |k: &str| {
+        v.get(k)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    match v.get("kind").and_then(serde_json::Value::as_str) {
+        Some("basic") => PeerAuth::Basic {
+            user: s("user"),
+            password: s("password"),
+        },
+        Some("bearer") => PeerAuth::Bearer(s("token")),
+        _ => PeerAuth::None,
+    }
+}
+
+/// A list of strings stored as a JSON array.
+pub fn list_json(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
+}
+
+pub fn list_from(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}

@@ -2,46 +2,15 @@
 //! that keep a background job on one relay node at a time.
 
 use deadpool_postgres::GenericClient;
-use relay_core::federation::{Direction, NewPeer, Peer, PeerAuth, PeerProgress};
+use relay_core::federation::{Direction, NewPeer, Peer, PeerProgress};
 use relay_core::store::StoreError;
 use relay_core::{Severity, Tlp};
-use serde_json::{Value, json};
 use stix::Timestamp;
 
 use super::accounts::{exec, row_one, row_opt, rows};
 use super::sql::{Col, unsigned};
 
-fn auth_json(a: &PeerAuth) -> String {
-    match a {
-        PeerAuth::None => json!({"kind": "none"}),
-        PeerAuth::Basic { user, password } => {
-            json!({"kind": "basic", "user": user, "password": password})
-        }
-        PeerAuth::Bearer(t) => json!({"kind": "bearer", "token": t}),
-    }
-    .to_string()
-}
-
-fn auth_from(text: &str) -> PeerAuth {
-    let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-    match v.get("kind").and_then(Value::as_str) {
-        Some("basic") => PeerAuth::Basic {
-            user: s("user"),
-            password: s("password"),
-        },
-        Some("bearer") => PeerAuth::Bearer(s("token")),
-        _ => PeerAuth::None,
-    }
-}
-
-fn list_json(items: &[String]) -> String {
-    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
-}
-
-fn list_from(text: &str) -> Vec<String> {
-    serde_json::from_str(text).unwrap_or_default()
-}
+use crate::codec::{auth_from, auth_json, list_from, list_json};
 
 pub async fn add_peer<C: GenericClient>(c: &C, p: &NewPeer) -> Result<i64, StoreError> {
     let taken = row_opt(

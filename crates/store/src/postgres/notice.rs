@@ -9,7 +9,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use deadpool_postgres::GenericClient;
-use ipnet::IpNet;
 use relay_core::notice::{
     Campaign, CampaignKind, Finding, FindingCount, FindingQuery, FindingStatus, FindingsAdded,
     FindingsBatch, NewCampaign, StatusUpdate, Unpublished, UploadRecord,
@@ -348,24 +347,11 @@ pub async fn add_findings<C: GenericClient>(
     Ok(out)
 }
 
-/// What changed of a finding after it was stored.
-#[derive(Default)]
-struct State {
-    seen_more: u32,
-    first_observed: Option<i64>,
-    last_observed: Option<i64>,
-    detail: Option<String>,
-    status: Option<String>,
-    status_at: Option<i64>,
-    status_note: Option<String>,
-    changes: u32,
-}
-
 /// The changed findings among the id ranges `lo..=hi` given, in one statement.
 async fn states<C: GenericClient>(
     c: &C,
     ranges: &[(i64, i64)],
-) -> Result<HashMap<i64, State>, StoreError> {
+) -> Result<HashMap<i64, codec::FindingState>, StoreError> {
     if ranges.is_empty() {
         return Ok(HashMap::new());
     }
@@ -383,7 +369,7 @@ async fn states<C: GenericClient>(
         .map(|r| {
             Ok((
                 r.col(0)?,
-                State {
+                codec::FindingState {
                     seen_more: u32::try_from(r.col::<i64>(1)?).unwrap_or(u32::MAX),
                     first_observed: r.col(2)?,
                     last_observed: r.col(3)?,
@@ -396,20 +382,6 @@ async fn states<C: GenericClient>(
             ))
         })
         .collect()
-}
-
-fn status_of(state: Option<&State>) -> Result<FindingStatus, StoreError> {
-    match state.and_then(|s| s.status.as_deref()) {
-        None => Ok(FindingStatus::New),
-        Some(s) => FindingStatus::parse(s).map_err(corrupt),
-    }
-}
-
-/// The network a finding matched: its address cut to the prefix length.
-fn prefix_text(r: &codec::Record<'_>) -> String {
-    IpNet::new(r.ip, r.prefix_len)
-        .map(|n| n.trunc().to_string())
-        .unwrap_or_else(|_| r.ip.to_string())
 }
 
 /// The id range of a block row (its first id in column 0, its count in column `count`).
@@ -499,37 +471,16 @@ pub async fn findings<C: GenericClient>(
                     continue;
                 }
                 let state = changed.get(&id);
-                let status = status_of(state)?;
+                let status = codec::status_of(state)?;
                 if q.status.is_some_and(|s| s != status) {
                     continue;
                 }
-                let (protocol, finding) = block.kind(r)?;
-                let (mut first, mut last) = (block.first_observed(r), block.last_observed(r));
-                if let Some(s) = state {
-                    first = first.min(s.first_observed.map_or(first, Timestamp::from_micros));
-                    last = last.max(s.last_observed.map_or(last, Timestamp::from_micros));
-                }
-                out.push(Finding {
-                    id,
-                    campaign: campaign.clone(),
+                let owner = codec::BlockOwner {
+                    campaign: &campaign,
                     org,
-                    org_name: org_name.clone(),
-                    prefix: prefix_text(r),
-                    ip: r.ip.to_string(),
-                    port: r.port,
-                    protocol: protocol.to_owned(),
-                    finding: finding.to_owned(),
-                    first_observed: first,
-                    last_observed: last,
-                    times_seen: r.times_seen + state.map_or(0, |s| s.seen_more),
-                    detail: state
-                        .and_then(|s| s.detail.clone())
-                        .or_else(|| r.detail.as_deref().map(str::to_owned)),
-                    status,
-                    status_at: state.and_then(|s| s.status_at).map(Timestamp::from_micros),
-                    status_note: state.and_then(|s| s.status_note.clone()),
-                    version: 1 + state.map_or(0, |s| s.changes),
-                });
+                    org_name: &org_name,
+                };
+                out.push(codec::finding(id, &owner, &block, r, state, status)?);
                 if out.len() >= q.limit {
                     return Ok(out);
                 }
@@ -743,7 +694,12 @@ pub async fn finding_counts<C: GenericClient>(
                 }
                 let (_, finding) = block.kind(r)?;
                 *counts
-                    .entry((org_name.clone(), org, finding.to_owned(), status_of(state)?))
+                    .entry((
+                        org_name.clone(),
+                        org,
+                        finding.to_owned(),
+                        codec::status_of(state)?,
+                    ))
                     .or_default() += 1;
             }
         }

@@ -1,45 +1,14 @@
 //! Federation peers in SQLite: their definitions and where each stands.
 
-use relay_core::federation::{Direction, NewPeer, Peer, PeerAuth, PeerProgress};
+use relay_core::federation::{Direction, NewPeer, Peer, PeerProgress};
 use relay_core::store::StoreError;
 use relay_core::{Severity, Tlp};
 use rusqlite::{Connection, OptionalExtension, params};
-use serde_json::{Value, json};
 use stix::Timestamp;
 
 use super::internal;
 
-fn auth_json(a: &PeerAuth) -> String {
-    match a {
-        PeerAuth::None => json!({"kind": "none"}),
-        PeerAuth::Basic { user, password } => {
-            json!({"kind": "basic", "user": user, "password": password})
-        }
-        PeerAuth::Bearer(t) => json!({"kind": "bearer", "token": t}),
-    }
-    .to_string()
-}
-
-fn auth_from(text: &str) -> PeerAuth {
-    let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-    match v.get("kind").and_then(Value::as_str) {
-        Some("basic") => PeerAuth::Basic {
-            user: s("user"),
-            password: s("password"),
-        },
-        Some("bearer") => PeerAuth::Bearer(s("token")),
-        _ => PeerAuth::None,
-    }
-}
-
-fn list_json(items: &[String]) -> String {
-    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
-}
-
-fn list_from(text: &str) -> Vec<String> {
-    serde_json::from_str(text).unwrap_or_default()
-}
+use crate::codec::{auth_from, auth_json, list_from, list_json};
 
 pub fn add_peer(conn: &Connection, p: &NewPeer) -> Result<i64, StoreError> {
     let taken: Option<i64> = conn

@@ -262,21 +262,12 @@ pub fn add_findings(
     Ok(out)
 }
 
-/// What changed of a finding after it was stored.
-#[derive(Default)]
-struct State {
-    seen_more: u32,
-    first_observed: Option<i64>,
-    last_observed: Option<i64>,
-    detail: Option<String>,
-    status: Option<String>,
-    status_at: Option<i64>,
-    status_note: Option<String>,
-    changes: u32,
-}
-
 /// The changed findings among ids `from..=to`.
-fn states(conn: &Connection, from: i64, to: i64) -> Result<HashMap<i64, State>, StoreError> {
+fn states(
+    conn: &Connection,
+    from: i64,
+    to: i64,
+) -> Result<HashMap<i64, codec::FindingState>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT id, seen_more, first_observed, last_observed, detail, status, status_at,
@@ -288,7 +279,7 @@ fn states(conn: &Connection, from: i64, to: i64) -> Result<HashMap<i64, State>, 
         .query_map(params![from, to], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
-                State {
+                codec::FindingState {
                     seen_more: r.get(1)?,
                     first_observed: r.get(2)?,
                     last_observed: r.get(3)?,
@@ -302,20 +293,6 @@ fn states(conn: &Connection, from: i64, to: i64) -> Result<HashMap<i64, State>, 
         })
         .map_err(internal)?;
     rows.collect::<Result<HashMap<_, _>, _>>().map_err(internal)
-}
-
-fn status_of(state: Option<&State>) -> Result<FindingStatus, StoreError> {
-    match state.and_then(|s| s.status.as_deref()) {
-        None => Ok(FindingStatus::New),
-        Some(s) => FindingStatus::parse(s).map_err(corrupt),
-    }
-}
-
-/// The network a finding matched: its address cut to the prefix length.
-fn prefix_text(r: &codec::Record<'_>) -> String {
-    IpNet::new(r.ip, r.prefix_len)
-        .map(|n| n.trunc().to_string())
-        .unwrap_or_else(|_| r.ip.to_string())
 }
 
 /// A block's row as the queries below read it.
@@ -386,37 +363,16 @@ pub fn findings(conn: &Connection, q: &FindingQuery) -> Result<Vec<Finding>, Sto
                 continue;
             }
             let state = changed.get(&id);
-            let status = status_of(state)?;
+            let status = codec::status_of(state)?;
             if q.status.is_some_and(|s| s != status) {
                 continue;
             }
-            let (protocol, finding) = block.kind(r)?;
-            let (mut first, mut last) = (block.first_observed(r), block.last_observed(r));
-            if let Some(s) = state {
-                first = first.min(s.first_observed.map_or(first, Timestamp::from_micros));
-                last = last.max(s.last_observed.map_or(last, Timestamp::from_micros));
-            }
-            out.push(Finding {
-                id,
-                campaign: campaign.clone(),
+            let owner = codec::BlockOwner {
+                campaign: &campaign,
                 org,
-                org_name: org_name.clone(),
-                prefix: prefix_text(r),
-                ip: r.ip.to_string(),
-                port: r.port,
-                protocol: protocol.to_owned(),
-                finding: finding.to_owned(),
-                first_observed: first,
-                last_observed: last,
-                times_seen: r.times_seen + state.map_or(0, |s| s.seen_more),
-                detail: state
-                    .and_then(|s| s.detail.clone())
-                    .or_else(|| r.detail.as_deref().map(str::to_owned)),
-                status,
-                status_at: state.and_then(|s| s.status_at).map(Timestamp::from_micros),
-                status_note: state.and_then(|s| s.status_note.clone()),
-                version: 1 + state.map_or(0, |s| s.changes),
-            });
+                org_name: &org_name,
+            };
+            out.push(codec::finding(id, &owner, &block, r, state, status)?);
             if out.len() >= q.limit {
                 return Ok(out);
             }
@@ -578,7 +534,12 @@ pub fn finding_counts(
             }
             let (_, finding) = block.kind(r)?;
             *counts
-                .entry((org_name.clone(), org, finding.to_owned(), status_of(state)?))
+                .entry((
+                    org_name.clone(),
+                    org,
+                    finding.to_owned(),
+                    codec::status_of(state)?,
+                ))
                 .or_default() += 1;
         }
     }
