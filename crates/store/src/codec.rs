@@ -360,3 +360,71 @@ pub fn list_json(items: &[String]) -> String {
 pub fn list_from(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
 }
+
+/// Findings first observed in a period, counted by organisation, kind and status, as blocks are
+/// read (a month's report never holds the findings themselves).
+pub struct FindingTally {
+    from: i64,
+    to: i64,
+    counts:
+        std::collections::BTreeMap<(String, i64, String, relay_core::notice::FindingStatus), u64>,
+}
+
+impl FindingTally {
+    /// Counts findings first observed in `[from, to)`.
+    pub fn new(from: Timestamp, to: Timestamp) -> Self {
+        Self {
+            from: from.as_micros(),
+            to: to.as_micros(),
+            counts: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// Adds a block's findings, with what changed of them (`changed`, by finding id).
+    pub fn add(
+        &mut self,
+        first_id: i64,
+        owner: (i64, &str),
+        block: &Decoded<'_>,
+        changed: &std::collections::HashMap<i64, FindingState>,
+    ) -> Result<(), StoreError> {
+        let (org, org_name) = owner;
+        for (id, r) in (first_id..).zip(&block.findings) {
+            let state = changed.get(&id);
+            let mut first = block.first_observed(r).as_micros();
+            if let Some(earlier) = state.and_then(|s| s.first_observed) {
+                first = first.min(earlier);
+            }
+            if !(self.from..self.to).contains(&first) {
+                continue;
+            }
+            let (_, finding) = block.kind(r)?;
+            *self
+                .counts
+                .entry((
+                    org_name.to_owned(),
+                    org,
+                    finding.to_owned(),
+                    status_of(state)?,
+                ))
+                .or_default() += 1;
+        }
+        Ok(())
+    }
+
+    /// The counts, by organisation name, then kind and status.
+    pub fn counts(self) -> Vec<relay_core::notice::FindingCount> {
+        self.counts
+            .into_iter()
+            .map(
+                |((org_name, org, finding, status), count)| relay_core::notice::FindingCount {
+                    org,
+                    org_name,
+                    finding,
+                    status,
+                    count,
+                },
+            )
+            .collect()
+    }
+}

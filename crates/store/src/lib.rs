@@ -11,6 +11,7 @@ mod codec;
 pub mod migrate;
 mod postgres;
 mod sqlite;
+mod walks;
 
 pub use postgres::{PgOpenError, PgStore};
 pub use sqlite::{DB_FILE, SqliteStore, StoreOpenError};

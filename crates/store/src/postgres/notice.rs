@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use deadpool_postgres::GenericClient;
 use relay_core::notice::{
-    Campaign, CampaignKind, Finding, FindingCount, FindingQuery, FindingStatus, FindingsAdded,
-    FindingsBatch, NewCampaign, StatusUpdate, Unpublished, UploadRecord,
+    Campaign, CampaignKind, Finding, FindingCount, FindingQuery, FindingsAdded, FindingsBatch,
+    NewCampaign, StatusUpdate, Unpublished, UploadRecord,
 };
 use relay_core::store::StoreError;
 use stix::Timestamp;
@@ -652,6 +652,7 @@ pub async fn finding_counts<C: GenericClient>(
     to: Timestamp,
     org: Option<i64>,
 ) -> Result<Vec<FindingCount>, StoreError> {
+    let mut tally = codec::FindingTally::new(from, to);
     let (from, to) = (from.as_micros(), to.as_micros());
     // Only blocks whose range of first observations meets the period, a few at a time.
     let stmt = c
@@ -664,7 +665,6 @@ pub async fn finding_counts<C: GenericClient>(
         ))
         .await
         .map_err(super::pg)?;
-    let mut counts: BTreeMap<(String, i64, String, FindingStatus), u64> = BTreeMap::new();
     let mut next = i64::MIN;
     loop {
         let blocks = c
@@ -683,40 +683,13 @@ pub async fn finding_counts<C: GenericClient>(
             let org: i64 = row.col(1)?;
             let org_name: String = row.col(2)?;
             let block = codec::decode(row.col(3)?)?;
-            for (id, r) in (first_id..).zip(&block.findings) {
-                let state = changed.get(&id);
-                let mut first = block.first_observed(r).as_micros();
-                if let Some(earlier) = state.and_then(|s| s.first_observed) {
-                    first = first.min(earlier);
-                }
-                if !(from..to).contains(&first) {
-                    continue;
-                }
-                let (_, finding) = block.kind(r)?;
-                *counts
-                    .entry((
-                        org_name.clone(),
-                        org,
-                        finding.to_owned(),
-                        codec::status_of(state)?,
-                    ))
-                    .or_default() += 1;
-            }
+            tally.add(first_id, (org, &org_name), &block, &changed)?;
         }
         if blocks.len() < BLOCKS_PER_READ as usize {
             break;
         }
     }
-    Ok(counts
-        .into_iter()
-        .map(|((org_name, org, finding, status), count)| FindingCount {
-            org,
-            org_name,
-            finding,
-            status,
-            count,
-        })
-        .collect())
+    Ok(tally.counts())
 }
 
 pub async fn record_upload<C: GenericClient>(c: &C, u: &UploadRecord) -> Result<i64, StoreError> {

@@ -935,25 +935,11 @@ pub async fn query<C: GenericClient>(
             ));
         }
     }
-    let several = walks.len() > 1;
+    let count = walks.len();
     let (_, pages) =
         futures_util::future::try_join(collections(c, &feed_ids), try_join_all(walks)).await?;
-    let mut rows: Vec<StoredObject> = pages.into_iter().flatten().collect();
-    if several {
-        if q.newest_first {
-            rows.sort_by_key(|o| std::cmp::Reverse(o.date_added));
-        } else {
-            rows.sort_by_key(|o| o.date_added);
-        }
-        rows.truncate(fetch);
-    }
-    let more = rows.len() > q.limit;
-    rows.truncate(q.limit);
-    Ok(ObjectPage {
-        objects: rows,
-        more,
-        considered_through: None,
-    })
+    let rows: Vec<StoredObject> = pages.into_iter().flatten().collect();
+    Ok(crate::walks::page(rows, count, q))
 }
 
 async fn run_query<C: GenericClient>(

@@ -2,15 +2,15 @@
 //! `crate::codec`) with what changed of them since, per-member counts for reports, upload
 //! records.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use ipnet::IpNet;
 use relay_core::notice::{
     Campaign, CampaignKind, Finding, FindingBlock, FindingCount, FindingKind, FindingQuery,
-    FindingStatus, FindingsAdded, FindingsBatch, NewCampaign, NewFinding, SnapshotRange,
-    StatusUpdate, Unpublished, UploadRecord,
+    FindingsAdded, FindingsBatch, NewCampaign, NewFinding, SnapshotRange, StatusUpdate,
+    Unpublished, UploadRecord,
 };
 use relay_core::store::StoreError;
 use rusqlite::types::Value as SqlValue;
@@ -504,6 +504,7 @@ pub fn finding_counts(
     to: Timestamp,
     org: Option<i64>,
 ) -> Result<Vec<FindingCount>, StoreError> {
+    let mut tally = codec::FindingTally::new(from, to);
     let (from, to) = (from.as_micros(), to.as_micros());
     // Only blocks whose range of first observations meets the period.
     let mut stmt = conn
@@ -514,7 +515,6 @@ pub fn finding_counts(
         )
         .map_err(internal)?;
     let mut rows = stmt.query(params![from, to, org]).map_err(internal)?;
-    let mut counts: BTreeMap<(String, i64, String, FindingStatus), u64> = BTreeMap::new();
     while let Some(row) = rows.next().map_err(internal)? {
         let first_id: i64 = row.get(0).map_err(internal)?;
         let org: i64 = row.get(1).map_err(internal)?;
@@ -523,36 +523,9 @@ pub fn finding_counts(
         let block = codec::decode(data.as_blob().map_err(|e| internal(e.into()))?)?;
         let last = first_id + i64::try_from(block.findings.len()).unwrap_or(i64::MAX) - 1;
         let changed = states(conn, first_id, last)?;
-        for (id, r) in (first_id..).zip(&block.findings) {
-            let state = changed.get(&id);
-            let mut first = block.first_observed(r).as_micros();
-            if let Some(earlier) = state.and_then(|s| s.first_observed) {
-                first = first.min(earlier);
-            }
-            if !(from..to).contains(&first) {
-                continue;
-            }
-            let (_, finding) = block.kind(r)?;
-            *counts
-                .entry((
-                    org_name.clone(),
-                    org,
-                    finding.to_owned(),
-                    codec::status_of(state)?,
-                ))
-                .or_default() += 1;
-        }
+        tally.add(first_id, (org, &org_name), &block, &changed)?;
     }
-    Ok(counts
-        .into_iter()
-        .map(|((org_name, org, finding, status), count)| FindingCount {
-            org,
-            org_name,
-            finding,
-            status,
-            count,
-        })
-        .collect())
+    Ok(tally.counts())
 }
 
 /// Migration 0007: the rows of 0006's findings table become blocks (runs of consecutive ids

@@ -420,21 +420,7 @@ pub fn query(
             walks += 1;
         }
     }
-    if walks > 1 {
-        if q.newest_first {
-            rows.sort_by_key(|o| std::cmp::Reverse(o.date_added));
-        } else {
-            rows.sort_by_key(|o| o.date_added);
-        }
-        rows.truncate(fetch);
-    }
-    let more = rows.len() > q.limit;
-    rows.truncate(q.limit);
-    Ok(ObjectPage {
-        objects: rows,
-        more,
-        considered_through: None,
-    })
+    Ok(crate::walks::page(rows, walks, q))
 }
 
 fn run_query(

@@ -1,0 +1,24 @@
+//! One page of objects from several walks of the store, each already in `date_added` order
+//! (one per feed, or per type within a feed): the same for every engine.
+
+use relay_core::query::{ObjectPage, ObjectQuery, StoredObject};
+
+/// The page `q` asks for from the rows of `walks` walks, each of which read up to one row more
+/// than `q.limit` (so that `more` says whether anything follows).
+pub fn page(mut rows: Vec<StoredObject>, walks: usize, q: &ObjectQuery) -> ObjectPage {
+    if walks > 1 {
+        if q.newest_first {
+            rows.sort_by_key(|o| std::cmp::Reverse(o.date_added));
+        } else {
+            rows.sort_by_key(|o| o.date_added);
+        }
+        rows.truncate(q.limit.saturating_add(1));
+    }
+    let more = rows.len() > q.limit;
+    rows.truncate(q.limit);
+    ObjectPage {
+        objects: rows,
+        more,
+        considered_through: None,
+    }
+}
