@@ -118,15 +118,29 @@ pub fn ip_range(value: &str) -> Option<(Kind, Vec<u8>, Vec<u8>)> {
     })
 }
 
+/// A domain name in the form the index keeps: lower case, IDNA (punycode) labels, no final
+/// dot. Only a name DNS can hold: labels of 1 to 63 letters, digits, hyphens or underscores, 253
+/// characters at most (what a resolver's RPZ zone or a firewall will load).
 pub fn normalize_domain(s: &str) -> Option<String> {
     let s = s.trim().trim_end_matches('.');
     if s.is_empty() || s.parse::<IpAddr>().is_ok() {
         return None;
     }
     match url::Host::parse(s).ok()? {
-        url::Host::Domain(d) if !d.is_empty() => Some(d),
+        url::Host::Domain(d) if is_dns_name(&d) => Some(d),
         _ => None,
     }
+}
+
+fn is_dns_name(d: &str) -> bool {
+    !d.is_empty()
+        && d.len() <= 253
+        && d.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
 }
 
 /// An observable named by its kind (as `Kind` displays it: `ipv4`, `domain`, `hash:SHA-256`,
@@ -425,6 +439,38 @@ pub fn extract(object: &Value) -> Vec<Observable> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn domains_are_names_dns_can_hold() {
+        assert_eq!(
+            normalize_domain("WWW.Example.COM.").as_deref(),
+            Some("www.example.com")
+        );
+        assert_eq!(
+            normalize_domain("例え.テスト").as_deref(),
+            Some("xn--r8jz45g.xn--zckzah")
+        );
+        assert_eq!(
+            normalize_domain("_dmarc.example.com").as_deref(),
+            Some("_dmarc.example.com")
+        );
+        let long_label = format!("{}.com", "a".repeat(64));
+        let long_name = format!("{}com", "abcdefghi.".repeat(26));
+        for bad in [
+            "example..com",
+            ".example.com",
+            "*.example.com",
+            "exa mple.com",
+            "exa!mple.com",
+            long_label.as_str(),
+            long_name.as_str(),
+            "",
+            "...",
+        ] {
+            assert_eq!(normalize_domain(bad), None, "{bad}");
+        }
+    }
+
     use serde_json::json;
 
     use super::*;

@@ -325,7 +325,262 @@ fn cases(feed: &str) -> Vec<Case> {
         "{\"name\": \"p\"}",
         StatusCode::BAD_REQUEST,
     ));
+    v.extend(upload_cases());
+    v.extend(setting_cases());
     v
+}
+
+/// A request with a body of its own media type, answered in JSON.
+fn with_type(
+    method: Method,
+    path: &str,
+    content_type: &'static str,
+    body: &[u8],
+    status: StatusCode,
+) -> Case {
+    Case {
+        content_type: Some(content_type),
+        accept: "application/json",
+        ..case(method, path, body, status)
+    }
+}
+
+/// Uploads refused whole: applied block lists (text, CSV, STIX), owner-routing results, finding
+/// status updates, the allowlist and an organisation's own assets.
+fn upload_cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    let applied = "/api/v1/applied/C2";
+    for (ct, body) in [
+        ("text/plain", &b"garbage line here"[..]),
+        ("text/plain", b"198.51.100.7\n999.1.1.1\n"),
+        ("text/plain", b"198.51.100.7\nexample..com\n"),
+        ("text/plain", b"\xff\xfe\x00\x01"),
+        ("text/csv", b"value,kind\n198.51.100.7,bogus\n"),
+        ("text/csv", b"value,kind\n198.51.100.7,domain\n"),
+        ("text/csv", b"value\n\"unterminated\n"),
+        ("application/stix+json", b"{\"objects\": [}"),
+        ("application/stix+json", b"[]"),
+        (
+            "application/stix+json",
+            b"{\"type\": \"bundle\", \"objects\": [{\"type\": \"indicator\", \"pattern\": \"[\"}]}",
+        ),
+    ] {
+        v.push(with_type(
+            Method::PUT,
+            applied,
+            ct,
+            body,
+            StatusCode::BAD_REQUEST,
+        ));
+    }
+    v.push(with_type(
+        Method::PUT,
+        "/api/v1/applied/no-such-feed",
+        "text/plain",
+        b"198.51.100.7",
+        StatusCode::NOT_FOUND,
+    ));
+    let results = "/api/v1/campaigns/c1/results";
+    for (path, ct, body) in [
+        (
+            format!("{results}?format=xml"),
+            "text/csv",
+            &b"198.51.100.7"[..],
+        ),
+        (format!("{results}?format="), "text/csv", b"198.51.100.7"),
+        (
+            results.to_owned(),
+            "application/stix+json",
+            b"{\"objects\": [}",
+        ),
+        (results.to_owned(), "application/stix+json", b"42"),
+    ] {
+        v.push(with_type(
+            Method::POST,
+            &path,
+            ct,
+            body,
+            StatusCode::BAD_REQUEST,
+        ));
+    }
+    v.push(with_type(
+        Method::POST,
+        "/api/v1/campaigns/no-such-campaign/results",
+        "text/csv",
+        b"198.51.100.7",
+        StatusCode::NOT_FOUND,
+    ));
+    let status = "/api/v1/findings/status";
+    for (ct, body) in [
+        ("text/csv", &b"id,status\n1,bogus\n"[..]),
+        ("text/csv", b"id,status\nx,notified\n"),
+        ("text/csv", b"\xff"),
+        ("application/json", b"garbage"),
+        (
+            "application/json",
+            b"[{\"id\": 1, \"status\": \"resolved\"}]",
+        ),
+        ("application/json", b"{\"id\": 1}"),
+    ] {
+        v.push(with_type(
+            Method::POST,
+            status,
+            ct,
+            body,
+            StatusCode::BAD_REQUEST,
+        ));
+    }
+    for (path, body) in [
+        ("/api/v1/allowlist", &b"x"[..]),
+        ("/api/v1/allowlist", b"{}"),
+        ("/api/v1/allowlist", b"{\"value\": \"198.51.100.7\"}"),
+        (
+            "/api/v1/allowlist",
+            b"{\"value\": \"not a value\", \"reason\": \"r\"}",
+        ),
+        ("/api/v1/orgs/ISAC/assets", b"{}"),
+        ("/api/v1/orgs/ISAC/assets", b"{\"value\": \"999.1.1.1\"}"),
+    ] {
+        v.push(with_type(
+            Method::POST,
+            path,
+            "application/json",
+            body,
+            StatusCode::BAD_REQUEST,
+        ));
+    }
+    v
+}
+
+/// Settings refused: webhooks, routing rules, tokens, trust groups, grants, profiles, passwords,
+/// campaigns, feeds, organisations, deletions of ids that are not ids.
+fn setting_cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    let json = |method: Method, path: &str, body: &str, status: StatusCode| {
+        with_type(method, path, "application/json", body.as_bytes(), status)
+    };
+    for (path, body) in [
+        ("/api/v1/webhooks", "{}"),
+        (
+            "/api/v1/webhooks",
+            "{\"feed\": \"C2\", \"url\": \"ftp://x\"}",
+        ),
+        (
+            "/api/v1/webhooks",
+            "{\"feed\": \"C2\", \"url\": \"not a url\"}",
+        ),
+        ("/api/v1/routing-rules", "{}"),
+        (
+            "/api/v1/routing-rules",
+            "{\"field\": \"colour\", \"match\": \"prefix\", \"value\": \"x\", \"feed\": \"C2\"}",
+        ),
+        ("/api/v1/tokens", "{\"name\": \"t\", \"expires_days\": -3}"),
+        ("/api/v1/tokens", "{\"expires\": \"yesterday\"}"),
+        ("/api/v1/groups", "{}"),
+        ("/api/v1/groups", "{\"name\": \"\"}"),
+        ("/api/v1/campaigns", "{}"),
+        (
+            "/api/v1/campaigns",
+            "{\"name\": \"c2\", \"kind\": \"weekly\"}",
+        ),
+    ] {
+        v.push(json(Method::POST, path, body, StatusCode::BAD_REQUEST));
+    }
+    v.push(json(
+        Method::POST,
+        "/api/v1/webhooks",
+        "{\"feed\": \"no-such-feed\", \"url\": \"https://example.org/h\"}",
+        StatusCode::NOT_FOUND,
+    ));
+    for (path, body) in [
+        ("/api/v1/orgs/ISAC/profile", "{\"min_severity\": \"x\"}"),
+        ("/api/v1/orgs/ISAC/profile", "{\"max_objects\": -1}"),
+        ("/api/v1/users/admin/password", "{}"),
+        ("/api/v1/users/admin/password", "{\"password\": \"short\"}"),
+        ("/api/v1/feeds/C2/grants/org/ISAC", ""),
+    ] {
+        v.push(json(Method::PUT, path, body, StatusCode::BAD_REQUEST));
+    }
+    for path in [
+        "/api/v1/feeds/C2/grants/bogus/ISAC",
+        "/api/v1/feeds/C2/grants/org/no-such-org",
+        "/api/v1/feeds/no-such-feed/grants/org/ISAC",
+    ] {
+        v.push(json(
+            Method::PUT,
+            path,
+            "{\"read\": true}",
+            StatusCode::NOT_FOUND,
+        ));
+    }
+    for (path, body) in [
+        ("/api/v1/feeds/C2", "{\"severity\": \"x\"}"),
+        ("/api/v1/orgs/ISAC", "{\"sector\": \"bakery\"}"),
+    ] {
+        v.push(json(Method::PATCH, path, body, StatusCode::BAD_REQUEST));
+    }
+    for path in [
+        "/api/v1/allowlist/abc",
+        "/api/v1/tokens/abc",
+        "/api/v1/webhooks/abc",
+        "/api/v1/routing-rules/abc",
+        "/api/v1/assets/abc",
+    ] {
+        v.push(json(Method::DELETE, path, "", StatusCode::NOT_FOUND));
+    }
+    v
+}
+
+/// Sends a body of its own media type to the JSON API as the administrator.
+async fn upload(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> (StatusCode, Value) {
+    let r = app
+        .client
+        .request(method, app.url(path))
+        .bearer_auth(TOKEN)
+        .header("Accept", "application/json")
+        .header("Content-Type", content_type)
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// What the JSON API shows of the relay's settings and data besides objects (error ids, which
+/// differ per answer, left out).
+async fn settings(app: &TestApp) -> Vec<(String, StatusCode, Value)> {
+    let mut out = Vec::new();
+    for path in [
+        "/api/v1/orgs",
+        "/api/v1/users",
+        "/api/v1/tokens",
+        "/api/v1/groups",
+        "/api/v1/feeds",
+        "/api/v1/routing-rules",
+        "/api/v1/webhooks",
+        "/api/v1/allowlist",
+        "/api/v1/orgs/ISAC/assets",
+        "/api/v1/orgs/ISAC/profile",
+        "/api/v1/applied/C2",
+        "/api/v1/campaigns",
+        "/api/v1/campaigns/c1/uploads",
+        "/api/v1/findings",
+        "/api/v1/federation/peers",
+    ] {
+        let (status, mut body) = admin(app, Method::GET, path, None).await;
+        if let Some(o) = body.as_object_mut() {
+            o.remove("error_id");
+        }
+        out.push((path.to_owned(), status, body));
+    }
+    out
 }
 
 /// Versions stored in every feed the aggregate covers, and in the TEST feed (which it does
@@ -348,7 +603,26 @@ async fn versions_stored(app: &TestApp) -> usize {
 async fn malformed_requests_get_their_error_and_change_nothing() {
     let app = spawn_app().await;
     let feed = "C2";
+    // Something for uploads and settings to land on (or not).
+    let (s, _) = admin(
+        &app,
+        Method::POST,
+        "/api/v1/campaigns",
+        Some(json!({"name": "c1"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _) = upload(
+        &app,
+        Method::PUT,
+        "/api/v1/applied/C2",
+        "text/plain",
+        b"192.0.2.1\n",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
     let before = versions_stored(&app).await;
+    let settings_before = settings(&app).await;
     let all = cases(feed);
     let mut failures = Vec::new();
     for c in &all {
@@ -412,6 +686,33 @@ async fn malformed_requests_get_their_error_and_change_nothing() {
         before,
         "a malformed request stored something"
     );
+    for (was, now) in settings_before.iter().zip(settings(&app).await) {
+        assert_eq!(*was, now, "a malformed request changed {}", was.0);
+    }
+    // Result uploads are read line by line: a file of which no line can be read stores no
+    // finding, and the answer names every line.
+    for (ct, body, lines) in [
+        ("text/csv", &b"garbage\n"[..], 1),
+        (
+            "text/csv",
+            b"ip,port\n999.1.1.1,80\n198.51.100.7,99999\n",
+            2,
+        ),
+        ("text/csv", b"\xff\xfe garbage\n", 1),
+        ("application/x-ndjson", b"{\"ip\": 1}\nnot json\n", 2),
+    ] {
+        let (s, u) = upload(&app, Method::POST, "/api/v1/campaigns/c1/results", ct, body).await;
+        assert_eq!(s, StatusCode::OK, "{u}");
+        assert_eq!(u["added"], 0, "{u}");
+        assert_eq!(u["malformed"], lines, "{u}");
+        let errors = u["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), lines, "{u}");
+        for e in errors {
+            assert!(e.as_str().unwrap().starts_with("line "), "{e}");
+        }
+    }
+    let (_, findings) = admin(&app, Method::GET, "/api/v1/findings", None).await;
+    assert_eq!(findings["findings"], json!([]));
     // And the server goes on.
     let ok = app.get_json("collections/").await;
     assert!(ok["collections"].is_array());
