@@ -3,6 +3,18 @@
 
 use relay_core::query::{ObjectPage, ObjectQuery, StoredObject};
 
+/// How many walks answer `q` over `feeds` feeds: one per feed, or one per type and feed when
+/// several types are asked for (and no ids). Several walks must read one snapshot: otherwise a
+/// commit between two of them could put a later object on the page without an earlier one, and
+/// the next `added_after` would skip it for good.
+pub fn count(feeds: usize, q: &ObjectQuery) -> usize {
+    if q.types.len() > 1 && q.ids.is_empty() {
+        feeds * q.types.len()
+    } else {
+        feeds
+    }
+}
+
 /// The page `q` asks for from the rows of `walks` walks, each of which read up to one row more
 /// than `q.limit` (so that `more` says whether anything follows).
 pub fn page(mut rows: Vec<StoredObject>, walks: usize, q: &ObjectQuery) -> ObjectPage {

@@ -535,7 +535,12 @@ impl Store for PgStore {
         feeds: &[(String, Visibility)],
         query: &ObjectQuery,
     ) -> Result<ObjectPage, StoreError> {
-        objects::query(&self.client().await?, feeds, query).await
+        let mut client = self.client().await?;
+        if crate::walks::count(feeds.len(), query) > 1 {
+            let tx = Self::snapshot(&mut client).await?;
+            return objects::query(&tx, feeds, query).await;
+        }
+        objects::query(&client, feeds, query).await
     }
 
     async fn peers(&self) -> Result<Vec<relay_core::federation::Peer>, StoreError> {

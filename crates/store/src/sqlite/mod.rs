@@ -496,8 +496,17 @@ impl Store for SqliteStore {
         query: &ObjectQuery,
     ) -> Result<ObjectPage, StoreError> {
         let (feeds, query) = (feeds.to_vec(), query.clone());
-        self.read(move |conn| objects::query(conn, &feeds, &query))
-            .await
+        self.read(move |conn| {
+            if crate::walks::count(feeds.len(), &query) > 1 {
+                // One read transaction: every walk sees the same snapshot.
+                let tx = conn.unchecked_transaction().map_err(internal)?;
+                let page = objects::query(&tx, &feeds, &query)?;
+                tx.finish().map_err(internal)?;
+                return Ok(page);
+            }
+            objects::query(conn, &feeds, &query)
+        })
+        .await
     }
 
     async fn referencing(
