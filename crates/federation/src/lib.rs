@@ -419,16 +419,14 @@ impl Federation {
                 () = &mut shutdown => return,
                 _ = tick.tick() => {}
             }
-            // One node runs the peers; the others take over if it stops.
-            if !self.relay.hold("federation").await {
-                continue;
-            }
+            // One node runs the peers, renewing its lease for as long as a pass lasts; the
+            // others take over if it stops.
             tokio::select! {
                 () = &mut shutdown => return,
-                r = self.run_due() => {
-                    if let Err(e) = r {
-                        tracing::error!(error = %e, "federation pass failed");
-                    }
+                r = self.relay.while_holding("federation", self.run_due()) => match r {
+                    Err(_) => return,
+                    Ok(Some(Err(e))) => tracing::error!(error = %e, "federation pass failed"),
+                    Ok(_) => {}
                 }
             }
         }

@@ -367,6 +367,19 @@ async fn serve(config: Config) -> Result<()> {
             say(&format!("admin token: {token}"))?;
         }
     }
+    let unknown = relay.unknown_client_cert_orgs().await?;
+    if !unknown.is_empty() {
+        store.close().await;
+        anyhow::bail!(
+            "tls.client_certs names organisations this relay does not have: {} (names are exact; \
+             create them with `isac-relay org add` or correct the spelling)",
+            unknown
+                .iter()
+                .map(|o| format!("'{o}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let app = server::App::build(config.listen, relay.clone(), config.server())
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

@@ -41,6 +41,9 @@ pub enum Error {
     RateLimited { what: String, retry_after: u64 },
     #[error("{0}")]
     Unavailable(String),
+    /// The store is closed: the relay is stopping (answered as `Unavailable` is).
+    #[error("the relay is stopping")]
+    Closed,
     #[error("internal error")]
     Internal(#[source] StoreError),
 }
@@ -51,6 +54,7 @@ impl From<StoreError> for Error {
             StoreError::NotFound(m) => Error::NotFound(m),
             StoreError::Conflict(m) => Error::Conflict(m),
             StoreError::Unavailable(m) => Error::Unavailable(m),
+            StoreError::Closed => Error::Closed,
             other @ StoreError::Internal(_) => Error::Internal(other),
         }
     }

@@ -33,8 +33,12 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// For now: the database is busy, unreachable or out of connections; try again.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// For good: the store was closed (the relay is stopping).
+    #[error("the store is closed")]
+    Closed,
     #[error("storage failure: {0}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -609,6 +613,6 @@ pub trait Store: Send + Sync + 'static {
     /// new file `dest`, while the store goes on serving readers and writers.
     async fn backup(&self, dest: std::path::PathBuf) -> Result<(), StoreError>;
 
-    /// Finishes pending writes and closes the store; later calls fail with `Unavailable`.
+    /// Finishes pending writes and closes the store; later calls fail with `Closed`.
     async fn close(&self);
 }

@@ -192,6 +192,7 @@ pub(crate) fn problem(e: Error) -> Problem {
             tracing::warn!(cause = %d, "service unavailable");
             p(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable", None)
         }
+        Error::Closed => p(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable", None),
         Error::Internal(cause) => {
             tracing::error!(error = ?cause, "internal error");
             p(

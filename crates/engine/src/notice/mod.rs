@@ -149,15 +149,21 @@ impl Notice {
         loop {
             // One node publishes; the others take over if it stops. A node that gains the
             // lease reads the shared campaign's state afresh.
-            if !relay.hold("notice-publisher").await {
-                shared = None;
-                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-                continue;
-            }
-            let routed = self.route_shared(&admin, &mut shared, BATCH).await;
-            let published = self.publish(&relay, &admin, BATCH).await;
+            let round = async {
+                let routed = self.route_shared(&admin, &mut shared, BATCH).await;
+                (routed, self.publish(&relay, &admin, BATCH).await)
+            };
+            let (routed, published) = match relay.while_holding("notice-publisher", round).await {
+                Err(_) => return,
+                Ok(Some(done)) => done,
+                Ok(None) => {
+                    shared = None;
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                    continue;
+                }
+            };
             match (routed, published) {
-                (Err(Error::Unavailable(_)), _) | (_, Err(Error::Unavailable(_))) => return,
+                (Err(Error::Closed), _) | (_, Err(Error::Closed)) => return,
                 (Ok(r), Ok(p)) if r >= BATCH || p >= BATCH => continue,
                 (r, p) => {
                     for e in [r.err(), p.err()].into_iter().flatten() {

@@ -287,6 +287,14 @@ async fn an_organisation_with_client_certificates_signs_in_only_with_one_of_them
             format!("{base_tls}[tls.client_certs]\n\"ACME\" = [\"12:34\"]\n"),
             "'12:34' is not a SHA-256 fingerprint",
         ),
+        // A misspelt organisation would sign in without any certificate.
+        (
+            format!(
+                "{base_tls}[tls.client_certs]\n\"Acme\" = [\"{}\"]\n",
+                acme.fingerprint()
+            ),
+            "tls.client_certs names organisations this relay does not have: 'Acme'",
+        ),
         (
             format!(
                 "[tls]\ncert = {:?}\nkey = {:?}\n",
@@ -340,6 +348,23 @@ async fn an_organisation_with_client_certificates_signs_in_only_with_one_of_them
             "{e}"
         );
     }
+    // A password is not even checked without the certificate: right or wrong, the same answer.
+    for password in ["wrong-password-1234", "another-guess-5678"] {
+        let r = client(&ca_, None)
+            .get(&url)
+            .basic_auth("alice", Some(password))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+    let r = client(&ca_, Some(&acme))
+        .get(&url)
+        .basic_auth("alice", Some("wrong-password-1234"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // A certificate of another CA does not get past the handshake.
     assert!(get(Some(&forged), &alice).await.is_err());
     // With its certificate, ACME is in; an organisation without certificates needs none.

@@ -116,17 +116,54 @@ const LEASE_MICROS: i64 = 30_000_000;
 impl Relay {
     /// Whether this node runs the background job `job` now: takes or renews its lease in the
     /// store, so that with several nodes on one database each job runs on one of them. Jobs
-    /// call it before each round (more often than the lease lasts); a store error counts as
-    /// not holding it.
-    pub async fn hold(&self, job: &str) -> bool {
+    /// call it before each round (more often than the lease lasts); a store that cannot answer
+    /// counts as not holding it, and a closed store is `Error::Closed` (the job ends).
+    pub async fn hold(&self, job: &str) -> Result<bool, Error> {
         let now = Timestamp::now();
         let until = Timestamp::from_micros(now.as_micros() + LEASE_MICROS);
         match self.store.lease(job, &self.node, now, until).await {
-            Ok(held) => held,
+            Ok(held) => Ok(held),
+            Err(crate::store::StoreError::Closed) => Err(Error::Closed),
             Err(e) => {
                 tracing::warn!(job, error = %e, "cannot take a job's lease");
-                false
+                Ok(false)
             }
+        }
+    }
+
+    /// Runs `work` under the lease of `job`, renewing it every third of its term for as long as
+    /// the work lasts (a federation run or a webhook's back-off can outlast one term).
+    /// `Ok(None)`: another node holds the job, and nothing ran; or the lease was lost on the
+    /// way (this node could not reach the store in time and another took over), and the work
+    /// was dropped where it stood: background jobs move their cursors only past what is done,
+    /// so the next holder resumes it.
+    pub async fn while_holding<F: std::future::Future>(
+        &self,
+        job: &str,
+        work: F,
+    ) -> Result<Option<F::Output>, Error> {
+        if !self.hold(job).await? {
+            return Ok(None);
+        }
+        let renew = async {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_micros(
+                    LEASE_MICROS.unsigned_abs() / 3,
+                ))
+                .await;
+                match self.hold(job).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(job, "lost the job's lease; another node goes on");
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        tokio::select! {
+            out = work => Ok(Some(out)),
+            r = renew => r.map(|()| None),
         }
     }
 
@@ -179,8 +216,8 @@ impl Relay {
     /// is refused with `TooManyAttempts` until the window passes. Each failure is audited.
     ///
     /// An organisation configured with client certificates is let in only over a connection
-    /// that presented one of them; otherwise it is a failure like a wrong password, and the
-    /// caller (who did hold valid credentials) is told why.
+    /// that presented one of them; otherwise it is a failure like a wrong password (403, with
+    /// the reason; a password is then not checked at all, so the answer confirms nothing).
     pub async fn authenticate(
         &self,
         credentials: &Credentials,
@@ -202,19 +239,12 @@ impl Relay {
                 retry_after: wait.as_secs(),
             });
         }
-        let attempt = match self.try_credentials(credentials).await {
-            Ok(p) => match self.config.client_certs.get(&p.org_name) {
-                Some(pinned)
-                    if !origin
-                        .client_cert
-                        .as_ref()
-                        .is_some_and(|c| pinned.iter().any(|f| f.eq_ignore_ascii_case(c))) =>
-                {
-                    Err(Failure::NoClientCert(p.org_name))
-                }
-                _ => Ok(p),
-            },
-            Err(f) => Err(f),
+        let cert = origin.client_cert.as_deref();
+        let attempt = match self.try_credentials(credentials, cert).await {
+            Ok(p) if !self.client_cert_fits(&p.org_name, cert) => {
+                Err(Failure::NoClientCert(p.org_name))
+            }
+            other => other,
         };
         match attempt {
             Ok(mut p) => {
@@ -229,9 +259,9 @@ impl Relay {
                 let (mut detail, answer) = match failure {
                     Failure::NoClientCert(org) => (
                         format!("no client certificate of the organisation '{org}'"),
-                        Error::Forbidden(format!(
-                            "the organisation '{org}' signs in only with one of its client certificates; connect over TLS presenting it"
-                        )),
+                        Error::Forbidden(
+                            "this account's organisation signs in only with one of its client certificates; connect over TLS presenting it".into(),
+                        ),
                     ),
                     Failure::Refused(why) => (why.to_owned(), Error::Unauthenticated),
                     Failure::Other(e) => return Err(e),
@@ -264,7 +294,35 @@ impl Relay {
         }
     }
 
-    async fn try_credentials(&self, credentials: &Credentials) -> Result<Principal, Failure> {
+    /// Whether a connection that presented `cert` (its SHA-256) may sign in for `org`: always,
+    /// unless the organisation is configured with client certificates.
+    fn client_cert_fits(&self, org: &str, cert: Option<&str>) -> bool {
+        self.config.client_certs.get(org).is_none_or(|pinned| {
+            cert.is_some_and(|c| pinned.iter().any(|f| f.eq_ignore_ascii_case(c)))
+        })
+    }
+
+    /// The organisations named in the client-certificate settings that the store does not
+    /// know: a misspelt name would silently let that organisation in without a certificate.
+    pub async fn unknown_client_cert_orgs(&self) -> Result<Vec<String>, Error> {
+        let mut unknown = Vec::new();
+        for org in self.config.client_certs.keys() {
+            if self.store.find_org(org).await?.is_none() {
+                unknown.push(org.clone());
+            }
+        }
+        unknown.sort();
+        Ok(unknown)
+    }
+
+    /// Checks the credentials. A password is not verified for an account whose organisation
+    /// requires a client certificate the connection did not present: the answer then says
+    /// nothing about the password.
+    async fn try_credentials(
+        &self,
+        credentials: &Credentials,
+        cert: Option<&str>,
+    ) -> Result<Principal, Failure> {
         let (secret, user) = match credentials {
             Credentials::Bearer(t) => (t.as_str(), None),
             Credentials::Basic { user, password } => (password.as_str(), Some(user.as_str())),
@@ -286,6 +344,9 @@ impl Relay {
                     .await
                     .map_err(|e| Failure::Other(e.into()))?;
                 let (hash, principal) = match login {
+                    Some(l) if !self.client_cert_fits(&l.principal.org_name, cert) => {
+                        return Err(Failure::NoClientCert(l.principal.org_name));
+                    }
                     Some(l) => (l.password_hash, Some(l.principal)),
                     None => (None, None),
                 };
@@ -386,7 +447,8 @@ const MAX_LOGGED_NAME: usize = 100;
 /// Why credentials were not accepted: refused (audited, counted), or the store failed.
 enum Failure {
     Refused(&'static str),
-    /// Valid credentials of an organisation that also needs one of its client certificates.
+    /// An account of an organisation that needs one of its client certificates, over a
+    /// connection that presented none of them (its password is not checked then).
     NoClientCert(String),
     Other(Error),
 }

@@ -43,6 +43,8 @@ const TAIL_BATCH: usize = 512;
 /// How many objects a catch-up reads at a time.
 const CATCH_UP_PAGE: usize = 500;
 /// Even without a wake-up, the tailer and idle webhooks look again this often.
+/// How often a node looks for webhooks registered through other nodes.
+const WEBHOOK_SCAN: Duration = Duration::from_secs(10);
 const IDLE_POLL: Duration = Duration::from_secs(2);
 
 /// Sends a webhook delivery; the HTTP front end implements it.
@@ -213,12 +215,38 @@ impl Relay {
             .await?
             .unwrap_or(Timestamp::from_micros(i64::MIN));
         tokio::spawn(self.clone().tail(start));
+        self.start_new_webhooks().await?;
+        tokio::spawn(self.clone().watch_webhooks());
+        Ok(())
+    }
+
+    /// Starts the delivery of every registered webhook this node does not run yet.
+    async fn start_new_webhooks(&self) -> Result<(), crate::store::StoreError> {
         for hook in self.store.list_webhooks().await? {
-            if hook.removed.is_none() {
+            let known = self
+                .push
+                .hooks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains_key(&hook.id);
+            if hook.removed.is_none() && !known {
                 self.spawn_delivery(hook.id);
             }
         }
         Ok(())
+    }
+
+    /// Picks up webhooks registered through other nodes on the same database, so that any node
+    /// can take over any webhook's delivery (under its lease) if the one delivering it stops.
+    async fn watch_webhooks(self) {
+        loop {
+            tokio::time::sleep(WEBHOOK_SCAN).await;
+            match self.start_new_webhooks().await {
+                Ok(()) => {}
+                Err(crate::store::StoreError::Closed) => return,
+                Err(e) => tracing::warn!(error = %e, "cannot list webhooks"),
+            }
+        }
     }
 
     async fn tail(self, mut cursor: Timestamp) {
@@ -245,8 +273,8 @@ impl Relay {
                     match self.store.last_added().await {
                         Ok(Some(t)) => cursor = cursor.max(t),
                         Ok(None) => {}
-                        Err(crate::store::StoreError::Unavailable(_)) => return,
-                        Err(e) => tracing::error!(error = %e, "live tail: cannot read"),
+                        Err(crate::store::StoreError::Closed) => return,
+                        Err(e) => tracing::warn!(error = %e, "live tail: cannot read"),
                     }
                     break;
                 }
@@ -262,9 +290,11 @@ impl Relay {
                             break;
                         }
                     }
-                    Err(crate::store::StoreError::Unavailable(_)) => return,
+                    Err(crate::store::StoreError::Closed) => return,
                     Err(e) => {
-                        tracing::error!(error = %e, "live tail: cannot read");
+                        // Tried again at the next wake or poll (a database that went away
+                        // for a moment stops no stream).
+                        tracing::warn!(error = %e, "live tail: cannot read");
                         break;
                     }
                 }
@@ -497,13 +527,20 @@ impl Relay {
         let mut commits = self.push.commits.subscribe();
         let retry = self.config.webhook_retry;
         let mut failures = 0u32;
+        let job = format!("webhook:{id}");
         loop {
             // One node delivers a webhook; the others wait to take over if it stops.
-            if !self.hold(&format!("webhook:{id}")).await {
-                tokio::time::sleep(IDLE_POLL).await;
-                continue;
-            }
-            let outcome = self.deliver_once(id, failures + 1).await;
+            let outcome = match self
+                .while_holding(&job, self.deliver_once(id, failures + 1))
+                .await
+            {
+                Err(_) => return,
+                Ok(None) => {
+                    tokio::time::sleep(IDLE_POLL).await;
+                    continue;
+                }
+                Ok(Some(outcome)) => outcome,
+            };
             let wait = match outcome {
                 Ok(Round::Stop) => return,
                 Ok(Round::Delivered) => {
@@ -525,7 +562,17 @@ impl Relay {
                 }
             };
             match wait {
-                Some(d) => tokio::time::sleep(d).await,
+                // The back-off (up to minutes) keeps the lease: another node would start the
+                // webhook afresh, its failures forgotten.
+                Some(d) => {
+                    if self
+                        .while_holding(&job, tokio::time::sleep(d))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
                 None => {
                     tokio::select! {
                         r = commits.changed() => {

@@ -199,7 +199,7 @@ fn pool_error(e: PoolError) -> StoreError {
 }
 
 fn closed() -> StoreError {
-    StoreError::Unavailable("the store is closed".into())
+    StoreError::Closed
 }
 
 pub struct PgStore {
@@ -316,7 +316,7 @@ impl PgStore {
         });
     }
 
-    /// A pooled connection; `Unavailable` once the store is closed.
+    /// A pooled connection; `Closed` once the store is closed.
     async fn client(&self) -> Result<Object, StoreError> {
         if self.pool.is_closed() {
             return Err(closed());

@@ -100,7 +100,7 @@ fn internal(e: rusqlite::Error) -> StoreError {
 }
 
 fn closed() -> StoreError {
-    StoreError::Unavailable("the store is closed".into())
+    StoreError::Closed
 }
 
 /// The result a write job hands back after the group commit, with the commit's outcome.

@@ -476,13 +476,10 @@ pub async fn status_is_kept(store: Arc<dyn Store>) {
 pub async fn closed_store_refuses_work(store: Arc<dyn Store>) {
     let feed = seed(&store).await;
     store.close().await;
-    assert!(matches!(
-        store.list_feeds().await,
-        Err(StoreError::Unavailable(_))
-    ));
+    assert!(matches!(store.list_feeds().await, Err(StoreError::Closed)));
     assert!(matches!(
         store.add_objects(add(&feed, Vec::new())).await,
-        Err(StoreError::Unavailable(_))
+        Err(StoreError::Closed)
     ));
 }
 
