@@ -282,6 +282,22 @@ async fn copy_all(
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     let order = table_order(&source)?;
+    // The highest id each AUTOINCREMENT table ever gave, kept past deletions: ids are never
+    // given twice (export change numbers, which clients hold as `since` tokens and RPZ serials
+    // follow, must go on rising even where the oldest changes were pruned).
+    let has_sequences: bool = source.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE name = 'sqlite_sequence'",
+        [],
+        |r| r.get(0),
+    )?;
+    let given: BTreeMap<String, i64> = if has_sequences {
+        source
+            .prepare("SELECT name, seq FROM sqlite_sequence")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?
+    } else {
+        BTreeMap::new()
+    };
     drop(source);
 
     let tx = client.transaction().await?;
@@ -334,7 +350,7 @@ async fn copy_all(
         progress(&copy);
         report.push(copy);
     }
-    // Identity columns continue after the copied ids.
+    // Identity columns continue after the copied ids, and after any id SQLite gave before.
     let identities: Vec<(String, String)> = tx
         .query(
             "SELECT table_name::text, column_name::text FROM information_schema.columns
@@ -346,12 +362,14 @@ async fn copy_all(
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     for (t, c) in identities {
+        let floor = given.get(&t).copied().unwrap_or(0);
         tx.execute(
             &format!(
                 "SELECT setval(pg_get_serial_sequence('\"{t}\"', '{c}'),
-                               coalesce((SELECT max(\"{c}\") FROM \"{t}\"), 0) + 1, false)"
+                               greatest(coalesce((SELECT max(\"{c}\") FROM \"{t}\"), 0), $1) + 1,
+                               false)"
             ),
-            &[],
+            &[&floor],
         )
         .await?;
     }

@@ -402,3 +402,50 @@ async fn backups_are_left_to_pg_dump() {
     assert!(f.store.storage_bytes().await.unwrap() > 0);
     f.store.close().await;
 }
+
+/// A relay moved to PostgreSQL goes on numbering export changes after the highest number
+/// SQLite ever gave, even when the oldest changes were pruned away: clients hold those
+/// numbers as `since` tokens, and an RPZ zone's serial follows them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrated_export_changes_keep_rising() {
+    use crate::suite::{add, obj, seed};
+    let Some(server) = server_url() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite: Arc<dyn Store> = Arc::new(store::SqliteStore::open(dir.path()).unwrap());
+    let feed = seed(&sqlite).await;
+    let post = |n: u32| {
+        let mut o = obj(
+            &format!("indicator--00000000-0000-4000-8000-{n:012}"),
+            "indicator",
+            Some("2024-01-01T00:00:00Z"),
+        );
+        o.observables = vec![stix::observable::Observable {
+            kind: stix::observable::Kind::Ipv4,
+            value: format!("198.51.100.{n}"),
+        }];
+        add(&feed, vec![o])
+    };
+    for n in 1..=5 {
+        sqlite.add_objects(post(n)).await.unwrap();
+    }
+    let now = stix::Timestamp::now();
+    let given = sqlite.export_version(now).await.unwrap().change;
+    assert!(given >= 5, "{given}");
+    sqlite.close().await;
+    // The oldest changes pruned: here, all of them.
+    rusqlite::Connection::open(dir.path().join(store::DB_FILE))
+        .unwrap()
+        .execute("DELETE FROM export_changes", [])
+        .unwrap();
+
+    let db = Database::create(&server).await;
+    drop(PgStore::connect(&db.url).await.unwrap());
+    store::migrate::sqlite_to_postgres(dir.path(), &db.url, |_| {})
+        .await
+        .unwrap();
+    let pg: Arc<dyn Store> = Arc::new(PgStore::connect(&db.url).await.unwrap());
+    pg.add_objects(post(6)).await.unwrap();
+    let next = pg.export_version(now).await.unwrap().change;
+    assert!(next > given, "change {next} after {given}");
+    pg.close().await;
+}

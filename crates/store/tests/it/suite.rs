@@ -80,7 +80,7 @@ fn ts(s: &str) -> Timestamp {
     Timestamp::parse(s).unwrap()
 }
 
-fn obj(id: &str, ty: &str, version: Option<&str>) -> NewObject {
+pub fn obj(id: &str, ty: &str, version: Option<&str>) -> NewObject {
     NewObject {
         id: id.to_owned(),
         object_type: ty.to_owned(),
@@ -104,7 +104,7 @@ fn obj(id: &str, ty: &str, version: Option<&str>) -> NewObject {
 }
 
 /// A POST of `objects` to `feed` (objects that name no feed go there).
-fn add(feed: &Feed, mut objects: Vec<NewObject>) -> AddObjects {
+pub fn add(feed: &Feed, mut objects: Vec<NewObject>) -> AddObjects {
     for o in &mut objects {
         if o.feed_id.is_empty() {
             o.feed_id = feed.id.clone();
