@@ -61,6 +61,8 @@ pub struct LimitsConfig {
     pub header_timeout_secs: u64,
     pub idle_timeout_secs: u64,
     pub request_timeout_secs: u64,
+    /// How often an open live stream checks its reader's rights again.
+    pub stream_recheck_secs: u64,
 }
 
 /// A client certificate's fingerprint as `openssl x509 -fingerprint -sha256` prints it, or
@@ -172,6 +174,7 @@ impl Default for Config {
                 header_timeout_secs: server.connections.header_timeout.as_secs(),
                 idle_timeout_secs: server.connections.idle_timeout.as_secs(),
                 request_timeout_secs: server.request_timeout.as_secs(),
+                stream_recheck_secs: relay.stream_recheck.as_secs(),
             },
             tls: TlsConfig::default(),
         }
@@ -249,6 +252,7 @@ impl Config {
                 max_pattern_bytes: self.limits.max_pattern_bytes,
                 max_pattern_terms: self.limits.max_pattern_terms,
             },
+            stream_recheck: std::time::Duration::from_secs(self.limits.stream_recheck_secs),
             client_certs: self
                 .tls
                 .client_certs
@@ -324,8 +328,9 @@ impl Config {
             || l.header_timeout_secs == 0
             || l.idle_timeout_secs == 0
             || l.request_timeout_secs == 0
+            || l.stream_recheck_secs == 0
         {
-            return Err("limits.max_connections, limits.header_timeout_secs, limits.idle_timeout_secs and limits.request_timeout_secs must be greater than 0".into());
+            return Err("limits.max_connections, limits.header_timeout_secs, limits.idle_timeout_secs, limits.request_timeout_secs and limits.stream_recheck_secs must be greater than 0".into());
         }
         let tls = &self.tls;
         if tls.cert.is_some() != tls.key.is_some() {

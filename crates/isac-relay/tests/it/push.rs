@@ -347,3 +347,103 @@ async fn a_reader_without_rights_gets_nothing_live() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// An open stream follows its reader's rights: withdrawn rights or a revoked token end it
+/// (within `stream_recheck`), and nothing posted afterwards reaches it.
+#[tokio::test]
+async fn a_stream_ends_when_its_readers_rights_do() {
+    let app = spawn_app_with(RelayConfig {
+        stream_recheck: Duration::from_millis(200),
+        ..RelayConfig::default()
+    })
+    .await;
+    org(&app, "Watcher", false).await;
+    let w = user(&app, "Watcher", "wendy", "reader").await;
+    let v = user(&app, "Watcher", "victor", "reader").await;
+    grant(&app, "C2", "org", "Watcher", true, false).await;
+
+    // Rights on the feed withdrawn.
+    let mut on_c2 = subscribe(&app, &w, "C2", None).await;
+    let before = ioc("C2: before", "192.0.2.21", json!({}));
+    post(&app, TOKEN, "C2", std::slice::from_ref(&before)).await;
+    assert_eq!(
+        on_c2
+            .next(WAIT)
+            .await
+            .expect("delivered while readable")
+            .data["object"]["id"],
+        before["id"]
+    );
+    let (s, _) = admin(
+        &app,
+        Method::DELETE,
+        "/api/v1/feeds/C2/grants/org/Watcher",
+        None,
+    )
+    .await;
+    assert!(s.is_success(), "{s}");
+    // Victor's stream of the aggregate outlives the grant (Default stays readable) but no
+    // longer carries C2.
+    let mut aggregate = subscribe(&app, &v, "Default", None).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let after = ioc("C2: after", "192.0.2.22", json!({}));
+    post(&app, TOKEN, "C2", std::slice::from_ref(&after)).await;
+    assert!(
+        on_c2.next(Duration::from_secs(2)).await.is_none(),
+        "the stream ended and carried nothing more"
+    );
+    assert!(aggregate.next(Duration::from_millis(500)).await.is_none());
+
+    // A revoked token.
+    grant(&app, "C2", "org", "Watcher", true, false).await;
+    let mut s2 = subscribe(&app, &v, "C2", None).await;
+    let (_, tokens) = admin(&app, Method::GET, "/api/v1/tokens", None).await;
+    let victor = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["user"] == "victor")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let (s, _) = admin(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/tokens/{victor}"),
+        None,
+    )
+    .await;
+    assert!(s.is_success(), "{s}");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    post(
+        &app,
+        TOKEN,
+        "C2",
+        &[ioc("C2: later", "192.0.2.23", json!({}))],
+    )
+    .await;
+    assert!(
+        s2.next(Duration::from_secs(2)).await.is_none(),
+        "a revoked token's stream ended"
+    );
+    let (_, audit) = admin(&app, Method::GET, "/api/v1/audit?action=stream.close", None).await;
+    // Wendy's stream of C2; Victor's two, the aggregate's too, with his token.
+    let mut closed: Vec<(String, String)> = audit
+        .as_str()
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap().to_owned(),
+                e["feed"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    closed.sort();
+    assert_eq!(
+        closed,
+        [("victor", "C2"), ("victor", "Default"), ("wendy", "C2")]
+            .map(|(a, f)| (a.to_owned(), f.to_owned()))
+    );
+}

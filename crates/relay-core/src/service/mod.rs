@@ -59,6 +59,10 @@ pub struct RelayConfig {
     /// Organisations (by name) that authenticate with a client certificate as well as a
     /// token or password: the SHA-256 fingerprints (lower-case hex) of their certificates.
     pub client_certs: std::collections::HashMap<String, Vec<String>>,
+    /// How often an open live stream checks its reader's rights again (token revoked or
+    /// expired, session ended, user or trust-group membership changed): what a reader may no
+    /// longer see stops within this time.
+    pub stream_recheck: std::time::Duration,
 }
 
 impl Default for RelayConfig {
@@ -74,6 +78,7 @@ impl Default for RelayConfig {
             webhook_retry: RetryConfig::default(),
             bounds: crate::bounds::Bounds::default(),
             client_certs: std::collections::HashMap::new(),
+            stream_recheck: std::time::Duration::from_secs(60),
         }
     }
 }

@@ -331,18 +331,50 @@ impl Relay {
         let (tx, rx) = mpsc::channel(256);
         self.note(AuditEntry::by(who, "stream.open").feed(&feed.name))
             .await;
-        tokio::spawn(self.clone().stream(filter, cursor, live, tx));
+        tokio::spawn(self.clone().stream(feed, filter, cursor, live, tx));
         Ok(rx)
+    }
+
+    /// The stream's filter as the reader's rights stand now; `None` when the reader may no
+    /// longer read the feed at all (token revoked or expired, session ended, user removed,
+    /// rights withdrawn), and the stream ends.
+    async fn recheck(&self, was: &Principal, feed: &Feed) -> Option<Filter> {
+        let now = Timestamp::now();
+        let token_live = match self.store.list_tokens().await {
+            Ok(tokens) => tokens.iter().any(|t| {
+                t.id == was.token_id && t.revoked.is_none() && t.expires.is_none_or(|e| e > now)
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, "stream: cannot check the reader's token; closing");
+                false
+            }
+        };
+        if !token_live {
+            return None;
+        }
+        let mut who = match self.store.login(&was.user_name).await {
+            Ok(Some(login)) if login.principal.user_id == was.user_id => login.principal,
+            _ => return None,
+        };
+        who.token_id = was.token_id;
+        who.read_only = was.read_only;
+        who.source.clone_from(&was.source);
+        let (feed, _) = self.collection(&who, &feed.id).await.ok()?;
+        let feeds = self.scope(&who, &feed, Some(&who.profile)).await.ok()?;
+        Some(Filter::new(&who, &feeds))
     }
 
     async fn stream(
         self,
-        filter: Filter,
+        feed: Feed,
+        mut filter: Filter,
         mut cursor: Timestamp,
         mut live: broadcast::Receiver<Batch>,
         out: mpsc::Sender<LiveEvent>,
     ) {
-        let scope = filter.scope();
+        let mut scope = filter.scope();
+        let mut recheck = tokio::time::interval(self.config.stream_recheck);
+        recheck.tick().await;
         'catch_up: loop {
             // From the store, by cursor, until it has nothing newer.
             while let Some(q) = filter.query(cursor, CATCH_UP_PAGE) {
@@ -378,9 +410,26 @@ impl Relay {
                     break;
                 }
             }
-            // Then live.
+            // Then live, checking the reader's rights again now and then.
             loop {
-                match live.recv().await {
+                let received = tokio::select! {
+                    r = live.recv() => r,
+                    _ = recheck.tick() => {
+                        match self.recheck(&filter.who, &feed).await {
+                            Some(now) => {
+                                filter = now;
+                                scope = filter.scope();
+                            }
+                            None => {
+                                self.note(AuditEntry::by(&filter.who, "stream.close").feed(&feed.name))
+                                    .await;
+                                return;
+                            }
+                        }
+                        continue;
+                    }
+                };
+                match received {
                     Ok(batch) => {
                         for o in batch.iter() {
                             if o.date_added <= cursor {
