@@ -5,10 +5,11 @@
 //! (`PeerCert`), which authentication checks for organisations that require one.
 //!
 //! Slow and idle clients: a client gets `header_timeout` for the TLS handshake and for each
-//! request's headers (hyper's header-read timer); a connection with no request being answered
-//! and no byte read or written for `idle_timeout` is closed gracefully. A live stream or a long
-//! export is never idle: it writes (the stream sends a keep-alive comment every 15 s). How long
-//! one request may take is the router's `request_timeout`, not this module's.
+//! request's headers (hyper's header-read timer); a connection with no request or response in
+//! flight for `idle_timeout` is closed gracefully (bytes alone, such as HTTP/2 PINGs, keep no
+//! connection open). A live stream or a long export is in flight, so never idle; but a client
+//! that stops reading it (the relay's writes blocked for `idle_timeout`) is cut. How long one
+//! request may take to be answered is the router's `request_timeout`, not this module's.
 //!
 //! Past `max_connections`, a new connection is answered `503` with a TAXII error and closed;
 //! past that, while the relay is answering as many refusals as it will, it is dropped unread.
@@ -197,11 +198,15 @@ fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, TlsError> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// When a connection last moved a byte, and how many of its requests are being answered.
+/// How many of a connection's requests are in flight (from their arrival until their response
+/// body is written or dropped), since when it has had none, and since when its writes are
+/// blocked (the client does not read).
 struct Activity {
     epoch: Instant,
     last_ms: AtomicU64,
     busy: AtomicUsize,
+    /// Milliseconds since `epoch` + 1 when a write first found the socket full; 0: not blocked.
+    blocked_ms: AtomicU64,
 }
 
 impl Activity {
@@ -210,12 +215,16 @@ impl Activity {
             epoch: Instant::now(),
             last_ms: AtomicU64::new(0),
             busy: AtomicUsize::new(0),
+            blocked_ms: AtomicU64::new(0),
         })
     }
 
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
+    }
+
     fn touch(&self) {
-        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_ms.store(ms, Ordering::Relaxed);
+        self.last_ms.store(self.now_ms(), Ordering::Relaxed);
     }
 
     fn idle_for(&self) -> Duration {
@@ -225,9 +234,30 @@ impl Activity {
         let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
         self.epoch.elapsed().saturating_sub(last)
     }
+
+    fn write_blocked(&self) {
+        let _ = self.blocked_ms.compare_exchange(
+            0,
+            self.now_ms() + 1,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    }
+
+    fn write_moved(&self) {
+        self.blocked_ms.store(0, Ordering::Relaxed);
+    }
+
+    /// How long the relay's writes have waited for the client to read.
+    fn stalled_for(&self) -> Duration {
+        match self.blocked_ms.load(Ordering::Relaxed) {
+            0 => Duration::ZERO,
+            since => Duration::from_millis(self.now_ms().saturating_sub(since - 1)),
+        }
+    }
 }
 
-/// Counts a request as being answered while it lives.
+/// Counts a request as in flight while it lives (it travels with the response body).
 struct Busy(Arc<Activity>);
 
 impl Busy {
@@ -244,10 +274,19 @@ impl Drop for Busy {
     }
 }
 
-/// A connection's stream, noting each byte read or written in its `Activity`.
+/// A connection's stream, noting in its `Activity` when writes block and when they move.
 struct Tracked<T> {
     inner: T,
     activity: Arc<Activity>,
+}
+
+impl<T> Tracked<T> {
+    fn note(&self, r: &Poll<io::Result<usize>>) {
+        match r {
+            Poll::Pending => self.activity.write_blocked(),
+            Poll::Ready(_) => self.activity.write_moved(),
+        }
+    }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
@@ -256,13 +295,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            this.activity.touch();
-        }
-        r
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
     }
 }
 
@@ -274,9 +307,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let r = Pin::new(&mut this.inner).poll_write(cx, buf);
-        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            this.activity.touch();
-        }
+        this.note(&r);
         r
     }
 
@@ -287,9 +318,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let r = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            this.activity.touch();
-        }
+        this.note(&r);
         r
     }
 
@@ -461,9 +490,14 @@ async fn drive<IO>(
         let busy = Busy::new(&requests);
         let router = router.clone();
         async move {
-            let resp = router.oneshot(req).await;
-            drop(busy);
-            resp
+            let resp = router.oneshot(req).await?;
+            // In flight until its body is written (or dropped with the connection).
+            Ok::<_, Infallible>(resp.map(|body| {
+                Body::new(http_body_util::BodyExt::map_frame(body, move |frame| {
+                    let _in_flight = &busy;
+                    frame
+                }))
+            }))
         }
     });
     let builder = builder(limits, true);
@@ -471,6 +505,9 @@ async fn drive<IO>(
     tokio::pin!(conn);
     let mut tick = tokio::time::interval((limits.idle_timeout / 4).max(Duration::from_millis(100)));
     let mut closing = false;
+    // When a connection closed for idleness must be gone, drained or not (an HTTP/2 client
+    // can keep a graceful close waiting by never answering the GOAWAY's PING).
+    let mut cut_at: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             ended = conn.as_mut() => {
@@ -479,10 +516,20 @@ async fn drive<IO>(
                 }
                 return;
             }
-            _ = tick.tick(), if !closing => {
-                if activity.idle_for() >= limits.idle_timeout {
+            _ = tick.tick() => {
+                if activity.stalled_for() >= limits.idle_timeout {
+                    // The client stopped reading what it asked for: cut, not drained.
+                    tracing::debug!(%remote, "connection closed: the client stopped reading");
+                    return;
+                }
+                if cut_at.is_some_and(|t| tokio::time::Instant::now() >= t) {
+                    tracing::debug!(%remote, "idle connection cut: the close did not finish");
+                    return;
+                }
+                if !closing && activity.idle_for() >= limits.idle_timeout {
                     tracing::debug!(%remote, "idle connection closed");
                     closing = true;
+                    cut_at = Some(tokio::time::Instant::now() + limits.idle_timeout);
                     conn.as_mut().graceful_shutdown();
                 }
             }

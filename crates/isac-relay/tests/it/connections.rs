@@ -189,3 +189,81 @@ async fn a_quiet_live_stream_outlives_the_idle_timeout() {
         }
     }
 }
+
+/// A client that asks for a large answer and stops reading it is cut once the relay's writes
+/// have waited `idle_timeout`: it holds no connection slot (nor the reads behind the answer)
+/// for ever.
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut() {
+    let app = spawn_app_configured(relay_core::RelayConfig::default(), tight()).await;
+    // About 8 MB of objects: more than loopback's socket buffers hold.
+    let padding = "x".repeat(4_000);
+    for _ in 0..20 {
+        let objects: Vec<Value> = (0..100)
+            .map(|_| {
+                let mut o = indicator(&new_id("indicator"), "2026-01-01T00:00:00.000Z");
+                o["description"] = Value::String(padding.clone());
+                o
+            })
+            .collect();
+        app.post_ok(&objects).await;
+    }
+    let path = format!(
+        "/taxii2/isac/collections/{}/objects/?limit=10000",
+        app.test_feed
+    );
+    let full = app.get(&path).await.bytes().await.unwrap().len();
+    assert!(full > 8_000_000, "{full}");
+
+    let mut stalled = TcpStream::connect(app.addr).await.unwrap();
+    stalled
+        .write_all(get_request(&path).as_bytes())
+        .await
+        .unwrap();
+    // Not reading for three idle timeouts, then reading what is left.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout_at(deadline, stalled.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => got += n,
+            Err(_) => panic!("the connection is still open after {got} bytes"),
+        }
+    }
+    assert!(
+        got < full,
+        "the whole answer ({got} bytes) waited for the client"
+    );
+    // And the relay serves on.
+    assert!(app.get("/taxii2/").await.status().is_success());
+}
+
+/// HTTP/2 PINGs (or any bytes without a request) keep no connection open.
+#[tokio::test]
+async fn http2_pings_without_requests_do_not_hold_a_connection() {
+    let app = spawn_app_configured(relay_core::RelayConfig::default(), tight()).await;
+    let s = TcpStream::connect(app.addr).await.unwrap();
+    let (mut read, mut write) = s.into_split();
+    // The client preface and an empty SETTINGS frame, then a PING every 200 ms.
+    let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    hello.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    write.write_all(&hello).await.unwrap();
+    let pinger = tokio::spawn(async move {
+        let ping = [0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8];
+        while write.write_all(&ping).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+    loop {
+        match tokio::time::timeout_at(deadline, read.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(_)) => {}
+            Err(_) => panic!("a connection kept open by PINGs alone"),
+        }
+    }
+    pinger.abort();
+}
