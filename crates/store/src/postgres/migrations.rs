@@ -62,6 +62,10 @@ pub const STEPS: &[(&str, &str)] = &[
         "0012_leases",
         include_str!("../../migrations/postgres/0012_leases.sql"),
     ),
+    (
+        "0013_added_mark",
+        include_str!("../../migrations/postgres/0013_added_mark.sql"),
+    ),
 ];
 
 /// The advisory lock migrations run under (any constant the relay uses for nothing else).

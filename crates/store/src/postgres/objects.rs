@@ -132,9 +132,7 @@ pub async fn add<C: GenericClient>(
     // The export change log's clock, and its retention.
     let wall = Timestamp::now().as_micros();
     exports::prune_changes(c, wall - CHANGE_LOG_RETENTION_MICROS).await?;
-    let last: Option<i64> = row_one(c, "SELECT max(date_added) FROM objects", &[])
-        .await?
-        .col(0)?;
+    let last = last_added(c).await?;
     // Strictly increasing across all feeds and close to the wall clock: the clock, unless an
     // earlier object already took that microsecond (or the clock went back). The write lock
     // orders every writer, in this process or another, so commits land in `date_added` order
@@ -142,6 +140,7 @@ pub async fn add<C: GenericClient>(
     let mut next_added = Timestamp::now()
         .as_micros()
         .max(last.map_or(i64::MIN, |t| t + 1));
+    let first_added = next_added;
 
     let mut feed_ids: Vec<&str> = Vec::new();
     for o in &objects {
@@ -261,6 +260,15 @@ pub async fn add<C: GenericClient>(
             (poster, &read_scope),
             wall,
             origin,
+        )
+        .await?;
+    }
+    if next_added > first_added {
+        exec(
+            c,
+            "INSERT INTO added_mark (id, last) VALUES (1, $1)
+             ON CONFLICT (id) DO UPDATE SET last = greatest(added_mark.last, excluded.last)",
+            &[&(next_added - 1)],
         )
         .await?;
     }
@@ -1218,8 +1226,9 @@ async fn search_rows<C: GenericClient>(
 }
 
 /// The newest `date_added` of any object.
+/// The newest `date_added` ever given (the object that had it may be deleted since).
 pub async fn last_added<C: GenericClient>(c: &C) -> Result<Option<i64>, StoreError> {
-    row_one(c, "SELECT max(date_added) FROM objects", &[])
+    row_one(c, "SELECT max(last) FROM added_mark", &[])
         .await?
         .col(0)
 }

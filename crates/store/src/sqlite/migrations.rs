@@ -73,6 +73,11 @@ pub const STEPS: &[(&str, &str, Option<Finish>)] = &[
         include_str!("../../migrations/sqlite/0012_leases.sql"),
         None,
     ),
+    (
+        "0013_added_mark",
+        include_str!("../../migrations/sqlite/0013_added_mark.sql"),
+        None,
+    ),
 ];
 
 pub fn run(conn: &Connection, path: &Path) -> Result<(), StoreOpenError> {

@@ -70,6 +70,7 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
     let mut next_added = Timestamp::now()
         .as_micros()
         .max(last_added.map_or(i64::MIN, |t| t + 1));
+    let first_added = next_added;
 
     let mut summary = conn
         .prepare_cached(
@@ -310,6 +311,15 @@ pub fn add(conn: &Connection, request: AddObjects) -> Result<Status, StoreError>
         });
     }
 
+    if next_added > first_added {
+        conn.prepare_cached(
+            "INSERT INTO added_mark (id, last) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET last = max(last, excluded.last)",
+        )
+        .map_err(internal)?
+        .execute([next_added - 1])
+        .map_err(internal)?;
+    }
     let status = request.status.complete(outcomes);
     let body = serde_json::to_string(&status).map_err(|e| StoreError::Internal(Box::new(e)))?;
     conn.prepare_cached("INSERT INTO statuses (id, owner, created, body) VALUES (?1, ?2, ?3, ?4)")
@@ -748,9 +758,9 @@ fn search_rows(
     Ok(hits)
 }
 
-/// The newest `date_added` of any object.
+/// The newest `date_added` ever given (the object that had it may be deleted since).
 pub fn last_added(conn: &Connection) -> Result<Option<i64>, StoreError> {
-    conn.prepare_cached("SELECT MAX(date_added) FROM objects")
+    conn.prepare_cached("SELECT max(last) FROM added_mark")
         .map_err(internal)?
         .query_row([], |r| r.get(0))
         .map_err(internal)

@@ -988,6 +988,25 @@ pub async fn feeds_share_one_cursor(store: Arc<dyn Store>) {
     assert_eq!(rest.len(), 2);
     assert_eq!(rest[0].feed_id, b.id);
     assert_eq!(store.last_added().await.unwrap(), Some(added[7]));
+
+    // The newest deleted: what comes next is still added after it (a client's cursor may hold
+    // it), and the live tail goes on from it.
+    let newest_id = &page.objects[7].id;
+    let deleted = delete(&store, &a.id, newest_id, &VersionFilter::All, &[])
+        .await
+        .unwrap();
+    assert_eq!(deleted, 1);
+    assert_eq!(store.last_added().await.unwrap(), Some(added[7]));
+    let z = obj(
+        "indicator--00000000-0000-4000-8000-000000000012",
+        "indicator",
+        Some("2024-01-01T00:00:00Z"),
+    );
+    store.add_objects(add(&a, vec![z])).await.unwrap();
+    let after = store.committed_since(added[7], 100).await.unwrap();
+    assert_eq!(after.len(), 1);
+    assert!(after[0].date_added > added[7]);
+    assert_eq!(store.last_added().await.unwrap(), Some(after[0].date_added));
 }
 
 /// Corroboration: how many distinct organisations reported what an object mentions, raised on
