@@ -15,7 +15,7 @@
 //! where it stopped. Each delivery is signed: `X-ISAC-Signature: sha256=<hex>` is the
 //! HMAC-SHA256, keyed with the webhook's secret, of `<X-ISAC-Timestamp>.<body>`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -100,6 +100,9 @@ pub struct Push {
     started: AtomicBool,
     sender: OnceLock<Arc<dyn WebhookSender>>,
     hooks: Mutex<HashMap<i64, tokio::task::JoinHandle<()>>>,
+    /// The ids of live tokens as last read, and when: shared by every stream's recheck, so
+    /// the tokens are read once per period however many streams are open.
+    live_tokens: tokio::sync::Mutex<Option<(std::time::Instant, Arc<HashSet<i64>>)>>,
 }
 
 impl Default for Push {
@@ -111,6 +114,7 @@ impl Default for Push {
             started: AtomicBool::new(false),
             sender: OnceLock::new(),
             hooks: Mutex::new(HashMap::new()),
+            live_tokens: tokio::sync::Mutex::new(None),
         }
     }
 }
@@ -335,22 +339,39 @@ impl Relay {
         Ok(rx)
     }
 
+    /// The ids of the tokens neither revoked nor expired, read at most twice per recheck period.
+    async fn live_tokens(&self) -> Result<Arc<HashSet<i64>>, crate::store::StoreError> {
+        let mut cached = self.push.live_tokens.lock().await;
+        if let Some((at, live)) = cached.as_ref()
+            && at.elapsed() < self.config.stream_recheck / 2
+        {
+            return Ok(live.clone());
+        }
+        let now = Timestamp::now();
+        let live: Arc<HashSet<i64>> = Arc::new(
+            self.store
+                .list_tokens()
+                .await?
+                .into_iter()
+                .filter(|t| t.revoked.is_none() && t.expires.is_none_or(|e| e > now))
+                .map(|t| t.id)
+                .collect(),
+        );
+        *cached = Some((std::time::Instant::now(), live.clone()));
+        Ok(live)
+    }
+
     /// The stream's filter as the reader's rights stand now; `None` when the reader may no
     /// longer read the feed at all (token revoked or expired, session ended, user removed,
     /// rights withdrawn), and the stream ends.
     async fn recheck(&self, was: &Principal, feed: &Feed) -> Option<Filter> {
-        let now = Timestamp::now();
-        let token_live = match self.store.list_tokens().await {
-            Ok(tokens) => tokens.iter().any(|t| {
-                t.id == was.token_id && t.revoked.is_none() && t.expires.is_none_or(|e| e > now)
-            }),
+        match self.live_tokens().await {
+            Ok(live) if live.contains(&was.token_id) => {}
+            Ok(_) => return None,
             Err(e) => {
                 tracing::warn!(error = %e, "stream: cannot check the reader's token; closing");
-                false
+                return None;
             }
-        };
-        if !token_live {
-            return None;
         }
         let mut who = match self.store.login(&was.user_name).await {
             Ok(Some(login)) if login.principal.user_id == was.user_id => login.principal,
