@@ -439,6 +439,9 @@ pub fn extract(object: &Value) -> Vec<Observable> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
+    use super::*;
 
     #[test]
     fn domains_are_names_dns_can_hold() {
@@ -470,10 +473,6 @@ mod tests {
             assert_eq!(normalize_domain(bad), None, "{bad}");
         }
     }
-
-    use serde_json::json;
-
-    use super::*;
 
     fn of_pattern(p: &str) -> Vec<String> {
         let ind = json!({"type": "indicator", "pattern_type": "stix", "pattern": p});

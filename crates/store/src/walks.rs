@@ -8,11 +8,17 @@ use relay_core::query::{ObjectPage, ObjectQuery, StoredObject};
 /// commit between two of them could put a later object on the page without an earlier one, and
 /// the next `added_after` would skip it for good.
 pub fn count(feeds: usize, q: &ObjectQuery) -> usize {
-    if q.types.len() > 1 && q.ids.is_empty() {
+    if per_type(q) {
         feeds * q.types.len()
     } else {
         feeds
     }
+}
+
+/// Whether `q` walks each feed once per type (several types, no ids): every walk then follows
+/// an index already in `date_added` order.
+pub fn per_type(q: &ObjectQuery) -> bool {
+    q.types.len() > 1 && q.ids.is_empty()
 }
 
 /// The page `q` asks for from the rows of `walks` walks, each of which read up to one row more

@@ -242,11 +242,6 @@ fn cases(feed: &str) -> Vec<Case> {
     ));
 
     // The relay's JSON API.
-    let api = |method: Method, path: &str, body: &str, status: StatusCode| Case {
-        content_type: Some("application/json"),
-        accept: "application/json",
-        ..case(method, path, body.as_bytes(), status)
-    };
     for body in [
         "",
         "{",
@@ -328,6 +323,11 @@ fn cases(feed: &str) -> Vec<Case> {
     v.extend(upload_cases());
     v.extend(setting_cases());
     v
+}
+
+/// A request to the JSON API with a JSON body.
+fn api(method: Method, path: &str, body: &str, status: StatusCode) -> Case {
+    with_type(method, path, "application/json", body.as_bytes(), status)
 }
 
 /// A request with a body of its own media type, answered in JSON.
@@ -456,9 +456,6 @@ fn upload_cases() -> Vec<Case> {
 /// campaigns, feeds, organisations, deletions of ids that are not ids.
 fn setting_cases() -> Vec<Case> {
     let mut v = Vec::new();
-    let json = |method: Method, path: &str, body: &str, status: StatusCode| {
-        with_type(method, path, "application/json", body.as_bytes(), status)
-    };
     for (path, body) in [
         ("/api/v1/webhooks", "{}"),
         (
@@ -484,9 +481,9 @@ fn setting_cases() -> Vec<Case> {
             "{\"name\": \"c2\", \"kind\": \"weekly\"}",
         ),
     ] {
-        v.push(json(Method::POST, path, body, StatusCode::BAD_REQUEST));
+        v.push(api(Method::POST, path, body, StatusCode::BAD_REQUEST));
     }
-    v.push(json(
+    v.push(api(
         Method::POST,
         "/api/v1/webhooks",
         "{\"feed\": \"no-such-feed\", \"url\": \"https://example.org/h\"}",
@@ -499,14 +496,14 @@ fn setting_cases() -> Vec<Case> {
         ("/api/v1/users/admin/password", "{\"password\": \"short\"}"),
         ("/api/v1/feeds/C2/grants/org/ISAC", ""),
     ] {
-        v.push(json(Method::PUT, path, body, StatusCode::BAD_REQUEST));
+        v.push(api(Method::PUT, path, body, StatusCode::BAD_REQUEST));
     }
     for path in [
         "/api/v1/feeds/C2/grants/bogus/ISAC",
         "/api/v1/feeds/C2/grants/org/no-such-org",
         "/api/v1/feeds/no-such-feed/grants/org/ISAC",
     ] {
-        v.push(json(
+        v.push(api(
             Method::PUT,
             path,
             "{\"read\": true}",
@@ -517,7 +514,7 @@ fn setting_cases() -> Vec<Case> {
         ("/api/v1/feeds/C2", "{\"severity\": \"x\"}"),
         ("/api/v1/orgs/ISAC", "{\"sector\": \"bakery\"}"),
     ] {
-        v.push(json(Method::PATCH, path, body, StatusCode::BAD_REQUEST));
+        v.push(api(Method::PATCH, path, body, StatusCode::BAD_REQUEST));
     }
     for path in [
         "/api/v1/allowlist/abc",
@@ -526,7 +523,7 @@ fn setting_cases() -> Vec<Case> {
         "/api/v1/routing-rules/abc",
         "/api/v1/assets/abc",
     ] {
-        v.push(json(Method::DELETE, path, "", StatusCode::NOT_FOUND));
+        v.push(api(Method::DELETE, path, "", StatusCode::NOT_FOUND));
     }
     v
 }

@@ -123,7 +123,7 @@ impl Relay {
     /// store, so that with several nodes on one database each job runs on one of them. Jobs
     /// call it before each round (more often than the lease lasts); a store that cannot answer
     /// counts as not holding it, and a closed store is `Error::Closed` (the job ends).
-    pub async fn hold(&self, job: &str) -> Result<bool, Error> {
+    async fn hold(&self, job: &str) -> Result<bool, Error> {
         let now = Timestamp::now();
         let until = Timestamp::from_micros(now.as_micros() + LEASE_MICROS);
         match self.store.lease(job, &self.node, now, until).await {

@@ -43,9 +43,9 @@ const TAIL_BATCH: usize = 512;
 /// How many objects a catch-up reads at a time.
 const CATCH_UP_PAGE: usize = 500;
 /// Even without a wake-up, the tailer and idle webhooks look again this often.
+const IDLE_POLL: Duration = Duration::from_secs(2);
 /// How often a node looks for webhooks registered through other nodes.
 const WEBHOOK_SCAN: Duration = Duration::from_secs(10);
-const IDLE_POLL: Duration = Duration::from_secs(2);
 
 /// Sends a webhook delivery; the HTTP front end implements it.
 #[async_trait]

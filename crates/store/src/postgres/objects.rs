@@ -928,7 +928,7 @@ pub async fn query<C: GenericClient>(
     let feed_ids: Vec<&str> = feeds.iter().map(|(f, _)| f.as_str()).collect();
     let mut walks = Vec::new();
     for (feed_id, v) in feeds {
-        if q.types.len() > 1 && q.ids.is_empty() {
+        if crate::walks::per_type(q) {
             for t in &q.types {
                 walks.push(run_query(c, feed_id, q, v, Some(t), fetch));
             }

@@ -412,7 +412,7 @@ pub fn query(
     let mut walks = 0;
     for (feed_id, v) in feeds {
         let coll = collection_seq(conn, feed_id)?;
-        if q.types.len() > 1 && q.ids.is_empty() {
+        if crate::walks::per_type(q) {
             for t in &q.types {
                 rows.extend(run_query(conn, feed_id, coll, q, v, Some(t), fetch)?);
                 walks += 1;
